@@ -801,6 +801,16 @@ pub struct Tuning {
     /// Blocked problems from this many multiply-adds share their blocks between
     /// threads.
     pub blocked_split_volume: usize,
+    /// Products with at most this many rows of A (and at least four times as
+    /// many columns of B) whose B has contiguous columns (weights stored
+    /// `n x k`) are computed as `Cᵀ = Bᵀ Aᵀ`, B's transpose read in place as
+    /// A: the inference shapes' prefill, where packing all of B per call
+    /// (a gather along its columns) would cost more than the product.
+    pub skinny_rows: usize,
+    /// Such a skinny product reads its weights in one block of k as deep as
+    /// the product, up to this: each row of the weights then streams from
+    /// memory in one run instead of in pieces a whole pass apart.
+    pub skinny_kc: usize,
     /// Rows of B (or columns of A) per pack item: long reads, yet enough items
     /// for a lane's packing to split between workers.
     pub pack_chunk: usize,
@@ -1392,6 +1402,8 @@ pub static TARGETS: &[Target] = &[
             small_split_volume: 512000,
             gemv_small: 16384,
             blocked_split_volume: 4096000,
+            skinny_rows: 128,
+            skinny_kc: 4096,
             pack_chunk: 64,
             max_lanes: 16,
         },
@@ -1947,6 +1959,8 @@ pub static TARGETS: &[Target] = &[
             small_split_volume: 512000,
             gemv_small: 16384,
             blocked_split_volume: 4096000,
+            skinny_rows: 128,
+            skinny_kc: 4096,
             pack_chunk: 64,
             max_lanes: 16,
         },
@@ -2493,6 +2507,8 @@ pub static TARGETS: &[Target] = &[
             small_split_volume: 512000,
             gemv_small: 16384,
             blocked_split_volume: 4096000,
+            skinny_rows: 128,
+            skinny_kc: 4096,
             pack_chunk: 64,
             max_lanes: 16,
         },
@@ -3037,6 +3053,8 @@ pub static TARGETS: &[Target] = &[
             small_split_volume: 512000,
             gemv_small: 16384,
             blocked_split_volume: 4096000,
+            skinny_rows: 128,
+            skinny_kc: 4096,
             pack_chunk: 64,
             max_lanes: 16,
         },
@@ -3580,6 +3598,8 @@ pub static TARGETS: &[Target] = &[
             small_split_volume: 512000,
             gemv_small: 16384,
             blocked_split_volume: 4096000,
+            skinny_rows: 128,
+            skinny_kc: 4096,
             pack_chunk: 64,
             max_lanes: 16,
         },
@@ -4124,6 +4144,8 @@ pub static TARGETS: &[Target] = &[
             small_split_volume: 512000,
             gemv_small: 16384,
             blocked_split_volume: 4096000,
+            skinny_rows: 128,
+            skinny_kc: 4096,
             pack_chunk: 64,
             max_lanes: 16,
         },
@@ -4665,6 +4687,8 @@ pub static TARGETS: &[Target] = &[
             small_split_volume: 512000,
             gemv_small: 16384,
             blocked_split_volume: 4096000,
+            skinny_rows: 128,
+            skinny_kc: 4096,
             pack_chunk: 64,
             max_lanes: 16,
         },
@@ -5206,6 +5230,8 @@ pub static TARGETS: &[Target] = &[
             small_split_volume: 512000,
             gemv_small: 16384,
             blocked_split_volume: 4096000,
+            skinny_rows: 128,
+            skinny_kc: 4096,
             pack_chunk: 64,
             max_lanes: 16,
         },
@@ -5753,6 +5779,8 @@ pub static TARGETS: &[Target] = &[
             small_split_volume: 512000,
             gemv_small: 16384,
             blocked_split_volume: 4096000,
+            skinny_rows: 128,
+            skinny_kc: 4096,
             pack_chunk: 64,
             max_lanes: 16,
         },
@@ -6294,6 +6322,8 @@ pub static TARGETS: &[Target] = &[
             small_split_volume: 512000,
             gemv_small: 16384,
             blocked_split_volume: 4096000,
+            skinny_rows: 128,
+            skinny_kc: 4096,
             pack_chunk: 64,
             max_lanes: 16,
         },
@@ -6834,6 +6864,8 @@ pub static TARGETS: &[Target] = &[
             small_split_volume: 512000,
             gemv_small: 16384,
             blocked_split_volume: 4096000,
+            skinny_rows: 128,
+            skinny_kc: 4096,
             pack_chunk: 64,
             max_lanes: 16,
         },

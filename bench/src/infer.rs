@@ -115,8 +115,8 @@ fn time<Y: Copy + Default>(
             let Some(call) = call else { continue };
             // On several threads, the previous library's workers spin for a
             // while after its last call (OpenBLAS's for about 0.1 s), on the
-            // cores this one is about to use: wait that out. Without it the
-            // same cell of a two-core VM moved 2-4x from run to run.
+            // cores this one is about to use: wait that out (BENCHMARKS.md,
+            // twelfth session).
             if threads > 1 {
                 std::thread::sleep(std::time::Duration::from_millis(150));
             }
@@ -235,8 +235,8 @@ pub fn f32_table(
         .to_vec();
     let (mut rows, mut warnings) = (vec![], vec![]);
     let target = gemmkit::active().expect("HWY_TARGET");
-    for &(m, n, k) in shapes {
-        crate::progress("infer f32", 0, 1, (m, n, k));
+    for (i, &(m, n, k)) in shapes.iter().enumerate() {
+        crate::progress("infer f32", i, shapes.len(), (m, n, k));
         let w_bytes = n * k * 4;
         let copies = copies(w_bytes);
         let ws: Vec<Vec<f32>> = (0..copies as u64)
@@ -288,7 +288,7 @@ pub fn f32_table(
                     d.set_threads(threads);
                     Box::new(move |i: usize, y: &mut [f32]| unsafe {
                         let (mi, ni, ki) = (m as i64, n as i64, k as i64);
-                        (d.sgemm)(
+                        let status = (d.sgemm)(
                             b'N' as _,
                             b'T' as _,
                             mi,
@@ -303,6 +303,7 @@ pub fn f32_table(
                             y.as_mut_ptr(),
                             ni,
                         );
+                        assert_eq!(status, 0, "oneDNN returned status {status}");
                     }) as Call<'_, f32>
                 }),
             ),
@@ -400,8 +401,8 @@ pub fn bf16_table(shapes: &[(usize, usize, usize)], threads: usize, samples: usi
     let names: Vec<String> = ["gemmkit", "gemmkit packed", "onednn"].map(String::from).to_vec();
     let (mut rows, mut warnings) = (vec![], vec![]);
     let target = gemmkit::active().expect("HWY_TARGET");
-    for &(m, n, k) in shapes {
-        crate::progress("infer bf16", 0, 1, (m, n, k));
+    for (i, &(m, n, k)) in shapes.iter().enumerate() {
+        crate::progress("infer bf16", i, shapes.len(), (m, n, k));
         let w_bytes = n * k * 2;
         let copies = copies(w_bytes);
         let to_bf16 = |v: Vec<f32>| v.into_iter().map(bf16::from_f32).collect::<Vec<bf16>>();
@@ -455,7 +456,7 @@ pub fn bf16_table(shapes: &[(usize, usize, usize)], threads: usize, samples: usi
                     dnnl.unwrap().set_threads(threads);
                     Box::new(move |i: usize, y: &mut [f32]| unsafe {
                         let (mi, ni, ki) = (m as i64, n as i64, k as i64);
-                        f(
+                        let status = f(
                             b'N' as _,
                             b'T' as _,
                             mi,
@@ -470,6 +471,7 @@ pub fn bf16_table(shapes: &[(usize, usize, usize)], threads: usize, samples: usi
                             y.as_mut_ptr(),
                             ni,
                         );
+                        assert_eq!(status, 0, "oneDNN returned status {status}");
                     }) as Call<'_, f32>
                 }),
             ),
@@ -501,8 +503,8 @@ pub fn int8_table(shapes: &[(usize, usize, usize)], threads: usize, samples: usi
     let names: Vec<String> = ["gemmkit", "gemmkit packed", "onednn"].map(String::from).to_vec();
     let (mut rows, mut warnings) = (vec![], vec![]);
     let target = gemmkit::active().expect("HWY_TARGET");
-    for &(m, n, k) in shapes {
-        crate::progress("infer int8", 0, 1, (m, n, k));
+    for (i, &(m, n, k)) in shapes.iter().enumerate() {
+        crate::progress("infer int8", i, shapes.len(), (m, n, k));
         let w_bytes = n * k;
         let copies = copies(w_bytes);
         let ws: Vec<Vec<i8>> = (0..copies as u64)
@@ -548,7 +550,7 @@ pub fn int8_table(shapes: &[(usize, usize, usize)], threads: usize, samples: usi
                     let co = [0i32];
                     Box::new(move |i: usize, y: &mut [i32]| unsafe {
                         let (mi, ni, ki) = (m as i64, n as i64, k as i64);
-                        f(
+                        let status = f(
                             b'N' as _,
                             b'T' as _,
                             b'F' as _,
@@ -567,6 +569,7 @@ pub fn int8_table(shapes: &[(usize, usize, usize)], threads: usize, samples: usi
                             ni,
                             co.as_ptr(),
                         );
+                        assert_eq!(status, 0, "oneDNN returned status {status}");
                     }) as Call<'_, i32>
                 }),
             ),

@@ -956,8 +956,8 @@ fn peer_kernel_choice() -> Vec<(&'static str, &'static str)> {
             _ => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
         };
         // BLIS 0.9 reads BLIS_ARCH_TYPE as a number (`atoi`, its `arch_t`:
-        // 0 skx, 3 haswell, ...), so a name is 0, skx: "haswell" ran AVX-512
-        // kernels and died of SIGILL on a Zen 2. Its ids are stable within 0.9.
+        // 0 skx, 3 haswell, ...), so any name is 0, skx, AVX-512 kernels
+        // (SIGILL on an AVX2 CPU). Its ids are stable within 0.9.
         if f("avx512bf16") {
             vec![("OPENBLAS_CORETYPE", "Cooperlake"), ("BLIS_ARCH_TYPE", "0")]
         } else if f("avx512f") {

@@ -54,7 +54,7 @@ mod x86 {
     /// chain's sum, so the optimiser cannot delete any chain. Enough chains to
     /// cover the latency at full rate (5 cycles at 2 a cycle is 10), few enough
     /// that they and `x` and `y` stay in registers: 16 of 32 zmm, 12 of 16 ymm
-    /// (16 ymm chains spill, and measured half the rate on a Zen 2).
+    /// (16 ymm chains and their operands would spill).
     macro_rules! chains {
         ($name:ident, $feat:literal, $acc:ty, $in:ty, $zero:expr, $x:expr, $y:expr, $op:expr, $add:ident, $ops:expr) => {
             #[target_feature(enable = $feat)]
@@ -328,8 +328,8 @@ pub fn measure(which: Loop, threads: usize, rounds: usize) -> Option<(f64, &'sta
 /// a shared machine cancels out of the share), but never less than the
 /// careful one (best of `careful_rounds`) that the first such call made. A
 /// short measurement right after another library's call can find the other
-/// cores still busy with its spinning workers (OpenMP's, OpenBLAS's), and
-/// measured 0.6x the two-core rate on a Zen 2: shares over 100%.
+/// cores still busy with its spinning workers (OpenMP's, OpenBLAS's), which
+/// would put shares over 100% (BENCHMARKS.md, twelfth session).
 pub fn measure_round(which: Loop, threads: usize, careful_rounds: usize) -> Option<f64> {
     use std::collections::HashMap;
     use std::sync::Mutex;

@@ -23,15 +23,10 @@
 //! as `cblas_sgemm`'s (alpha times each sum) rather than from rounded scaled
 //! elements.
 
-use super::{report_cblas, slice, slice_mut, span, target, usable};
+use super::{COL_MAJOR, CONJ_TRANS, NO_TRANS, ROW_MAJOR, TRANS, report_cblas, slice, slice_mut, span, target, usable};
 use gemmkit::{MatMut, MatRef, PackedB, PackedBRef, Parallelism};
 use std::ffi::{CStr, c_int};
 
-const ROW_MAJOR: c_int = 101;
-const COL_MAJOR: c_int = 102;
-const NO_TRANS: c_int = 111;
-const TRANS: c_int = 112;
-const CONJ_TRANS: c_int = 113;
 /// `CblasPacked` (MKL's `CBLAS_STORAGE`).
 const PACKED: c_int = 151;
 /// `CblasAMatrix` and `CblasBMatrix` (MKL's `CBLAS_IDENTIFIER`).

@@ -33,6 +33,8 @@ pub const TUNING_FIELDS: &[&str] = &[
     "small_split_volume",
     "gemv_small",
     "blocked_split_volume",
+    "skinny_rows",
+    "skinny_kc",
     "pack_chunk",
     "max_lanes",
 ];

@@ -120,6 +120,10 @@ static COMMON: Target = Target {
         ("tuning.small_split_volume", "512000"),    // 80^3
         ("tuning.gemv_small", "16384"),             // 128^2
         ("tuning.blocked_split_volume", "4096000"), // 160^3
+        // Prefill up to 128 tokens; weights read in blocks of k up to 4096
+        // (B's block then at most 2 MiB). BENCHMARKS.md, "skinny".
+        ("tuning.skinny_rows", "128"),
+        ("tuning.skinny_kc", "4096"),
         ("tuning.pack_chunk", "64"),
         ("tuning.max_lanes", "16"),
     ],

@@ -363,9 +363,9 @@ pub unsafe fn base_gemm_small<V: FloatVec, const ROWS: usize, const COL_A: usize
             // `ROWS / 2`, so that a step of k broadcasts one element of A per four
             // multiply-adds instead of two (on AVX-512 6 broadcasts and 5 row
             // addresses per 24, not 12 and 11). Only where the half's
-            // accumulators, four vectors of B and a broadcast fit the registers:
-            // with AVX2's 16 (17 needed) it spilled and ran at half the speed
-            // of the two-vector blocks below.
+            // accumulators, four vectors of B and a broadcast fit the registers
+            // (not AVX2's 16: 17 needed), since spilling costs more than the
+            // broadcasts saved (BENCHMARKS.md, "small").
             #[unroll]
             for h in 0..2 {
                 let mut acc = V::zero_tile();

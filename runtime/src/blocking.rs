@@ -171,14 +171,17 @@ impl Blocking {
     }
 
     /// What a GEMM call on `shape` with a B of `n` columns uses: the override if
-    /// one is set, else the model for this machine's caches. MC and NC are
-    /// rounded up to the tile.
-    pub(crate) fn for_shape(shape: Shape, elem: usize, n: usize) -> Blocking {
-        let b = OVERRIDE
-            .read()
-            .ok()
-            .and_then(|o| *o)
-            .unwrap_or_else(|| Blocking::model_for_width(CacheSizes::detect(), shape, elem, n));
+    /// one is set, else the model for this machine's caches with KC at least
+    /// `min_kc` (the plan's own reason to go deeper). MC and NC are rounded
+    /// up to the tile.
+    pub(crate) fn for_shape(shape: Shape, elem: usize, n: usize, min_kc: usize) -> Blocking {
+        let b = OVERRIDE.read().ok().and_then(|o| *o).unwrap_or_else(|| {
+            let model = Blocking::model_for_width(CacheSizes::detect(), shape, elem, n);
+            Blocking {
+                kc: model.kc.max(min_kc),
+                ..model
+            }
+        });
         Blocking {
             kc: b.kc,
             mc: round_up(b.mc, shape.mr.max(1)),
@@ -198,12 +201,6 @@ const MIN_STRIPS: usize = 16;
 const MIN_KC: usize = 256;
 
 static OVERRIDE: RwLock<Option<Blocking>> = RwLock::new(None);
-
-/// Whether [`set_blocking`] has set the blocking: the plan then keeps it as
-/// given, even where it would choose otherwise.
-pub(crate) fn overridden() -> bool {
-    OVERRIDE.read().is_ok_and(|o| o.is_some())
-}
 
 impl Blocking {
     /// The largest block size [`set_blocking`] accepts, for each field: far

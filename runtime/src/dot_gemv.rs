@@ -22,14 +22,12 @@
 
 use crate::dot::{Bf16, IntExtra, int_out};
 use crate::family::Family;
+use crate::gemv::MAX_SUMS;
 use crate::generated::{GemvDotprod, Target};
 use crate::parallel::par_phases;
 use crate::plan::tuning;
 use crate::problem::{Problem, SharedProblem};
 use half::bf16;
-
-/// The most lanes a dot-product vector has on any target (AVX-512).
-const MAX_LANES: usize = 16;
 
 /// Whether the GEMV path takes `p`: one row of A, a B whose columns are
 /// contiguous along k, and something to compute (the scale-only cases stay
@@ -104,8 +102,9 @@ unsafe fn rows<A, B, Acc: Copy + Default>(
     } else {
         (kern.gemv_dotprod.kernel, kern.gemv_dotprod_row.kernel)
     };
-    let mut out = [Acc::default(); 4 * MAX_LANES];
-    let mut total = [Acc::default(); 4 * MAX_LANES];
+    // (Four rows of lanes: at most 4 x 16, AVX-512's.)
+    let mut out = [Acc::default(); MAX_SUMS];
+    let mut total = [Acc::default(); MAX_SUMS];
     let mut j = j0;
     while j < j1 {
         let rows = if j + 4 <= j1 { 4 } else { 1 };

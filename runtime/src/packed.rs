@@ -405,7 +405,7 @@ impl Layout {
     /// depth of `plan::rest`).
     fn choose<T: Packable>(target: &Target, k: usize, n: usize) -> Result<Self, GemmError> {
         let shape = T::Family::shape(target);
-        let kc = balanced(k, Blocking::for_shape(shape, size_of::<PackedOf<T>>(), n).kc, 1);
+        let kc = balanced(k, Blocking::for_shape(shape, size_of::<PackedOf<T>>(), n, 0).kc, 1);
         Self::with_kc::<T>(target, k, n, kc).ok_or(GemmError::ShapeOverflow {
             arg: "b",
             rows: k,

@@ -502,7 +502,7 @@ pub(crate) fn rest<F: Family>(
     // as given the loops would pack all of B, a gather along its columns, on
     // every call (BENCHMARKS.md, "skinny: B read in place as A"). C is then
     // written through the edge tiles, which a skinny C makes cheap.
-    let skinny = p.m <= SKINNY_ROWS && p.n >= 4 * p.m && p.b.rs == 1 && p.b.cs != 1;
+    let skinny = p.m <= tuning.skinny_rows && p.n >= 4 * p.m && p.b.rs == 1 && p.b.cs != 1;
     let transposed = ((p.c.cs != 1 && p.c.rs == 1) || skinny) && p.packed.is_none() && F::transposed(p).is_some();
     let q = oriented(p, transposed);
     let threads = if q.volume() >= tuning.blocked_split_volume as f64 {
@@ -532,16 +532,18 @@ pub(crate) fn rest<F: Family>(
     // 1024 and a last one of depth 1 that would cost a whole pass over C
     // ("balanced"). B's block is one model-sized block per lane: each worker
     // keeps its own lane of it near its core.
-    let mut model = Blocking::for_shape(shape, size_of::<F::PackedB>(), n);
     // A skinny product's weights, read in place as A, stream from memory: a
-    // block of k as deep as the product (to `SKINNY_KC`) reads each of their
-    // rows in one run instead of in pieces a whole pass apart, and B (A's
-    // transpose, at most `SKINNY_ROWS` columns) keeps a small block even so.
-    // 2.0x on 16-128 x 4096 x 4096 on a Zen 2 (BENCHMARKS.md, "skinny: whole
-    // rows of the weights").
-    if skinny && transposed && a_in_place && !crate::blocking::overridden() {
-        model.kc = model.kc.max(q.k.min(SKINNY_KC));
-    }
+    // block of k as deep as the product (to `Tuning::skinny_kc`) reads each
+    // of their rows in one run instead of in pieces a whole pass apart, and B
+    // (A's transpose, at most `skinny_rows` columns) keeps a small block even
+    // so (BENCHMARKS.md, "skinny: whole rows of the weights"). A blocking set
+    // with `set_blocking` is kept as given.
+    let min_kc = if skinny && transposed && a_in_place {
+        q.k.min(tuning.skinny_kc)
+    } else {
+        0
+    };
+    let model = Blocking::for_shape(shape, size_of::<F::PackedB>(), n, min_kc);
     // A family that may not split k has it in one block; its blocks of A and
     // B keep the model's sizes in elements, in fewer rows and columns.
     // A packed B fixed the blocks of k when it was packed.
@@ -604,15 +606,6 @@ pub(crate) fn rest<F: Family>(
         }),
     }
 }
-
-/// The most rows of A for which a B with contiguous columns is read in place
-/// as the A of the transposed product (see `rest`): the inference shapes'
-/// prefill, up to 128 tokens.
-const SKINNY_ROWS: usize = 128;
-
-/// The deepest block of k a skinny product's weights are read in (see
-/// `rest`): the depth measured (k = 4096, B's block then 2 MiB at 128 columns).
-const SKINNY_KC: usize = 4096;
 
 /// The instance for an `h x w` edge tile (0 meaning none: the whole tile):
 /// a strip of one, two or three vectors computes only those vectors, a panel
