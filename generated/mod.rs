@@ -3049,7 +3049,7 @@ pub static TARGETS: &[Target] = &[
             pack_dot_rhs: avx_vnni::pack_dot_rhs_bf16,
         },
         tuning: Tuning {
-            small: 48,
+            small: 47,
             small_split_volume: 512000,
             gemv_small: 16384,
             blocked_split_volume: 4096000,
@@ -3594,7 +3594,7 @@ pub static TARGETS: &[Target] = &[
             pack_dot_rhs: avx2::pack_dot_rhs_bf16,
         },
         tuning: Tuning {
-            small: 48,
+            small: 47,
             small_split_volume: 512000,
             gemv_small: 16384,
             blocked_split_volume: 4096000,

@@ -324,12 +324,12 @@ pub fn measure(which: Loop, threads: usize, rounds: usize) -> Option<(f64, &'sta
 }
 
 /// The rate of `which` on `threads` cores for one round of a table, to divide
-/// that round's timings by: one short measurement now (so that a slow spell of
-/// a shared machine cancels out of the share), but never less than the
+/// that round's timings by: the larger of one short measurement now and the
 /// careful one (best of `careful_rounds`) that the first such call made. A
 /// short measurement right after another library's call can find the other
 /// cores still busy with its spinning workers (OpenMP's, OpenBLAS's), which
-/// would put shares over 100% (BENCHMARKS.md, twelfth session).
+/// would put shares over 100% (BENCHMARKS.md, twelfth session); the price is
+/// that a slow spell of the machine no longer cancels out of the share.
 pub fn measure_round(which: Loop, threads: usize, careful_rounds: usize) -> Option<f64> {
     use std::collections::HashMap;
     use std::sync::Mutex;

@@ -284,7 +284,7 @@ pub static AVX2: Target = Target {
         // columns (six broadcasts of A per twelve multiply-adds) and runs below
         // the packed micro-kernel from 48 up (BENCHMARKS.md, "small: the small
         // path up to 256"), where AVX-512's four-vector blocks keep it ahead to 256.
-        ("tuning.small", "48"),
+        ("tuning.small", "47"),
         // 6 x 2 accumulators + 2 B vectors + 1 broadcast = 15 of 16 ymm.
         ("f32.MR", "6"),
         ("f32.NR", "16"),
