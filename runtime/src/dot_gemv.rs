@@ -27,6 +27,7 @@ use crate::generated::{GemvDotprod, Target};
 use crate::parallel::par_phases;
 use crate::plan::tuning;
 use crate::problem::{Problem, SharedProblem};
+use crate::scratch::with_scratch;
 use half::bf16;
 
 /// Whether the GEMV path takes `p`: one row of A, a B whose columns are
@@ -128,12 +129,34 @@ pub(crate) unsafe fn int8<F: Family<Extra = IntExtra, B = i8, C = i32, Scalar = 
     p: &Problem<F>,
     a_byte: impl Fn(usize) -> u8,
 ) {
+    // x as the instruction takes it (`x + shift` in a byte), in the thread's
+    // scratch.
+    let (k, shift) = (p.k, p.extra.shift as u8);
+    with_scratch(k, |x| {
+        for q in 0..k {
+            // SAFETY: the scratch holds k bytes.
+            unsafe { *x.add(q) = a_byte(q) ^ shift };
+        }
+        // SAFETY: just written; the rest is the caller's.
+        unsafe { int8_rows(target, workers, p, std::slice::from_raw_parts(x, k)) }
+    })
+}
+
+/// [`int8`] with x as the instruction takes it, contiguous.
+///
+/// # Safety
+/// As [`int8`].
+unsafe fn int8_rows<F: Family<Extra = IntExtra, B = i8, C = i32, Scalar = f32>>(
+    target: &Target,
+    workers: (usize, Option<&rayon::ThreadPool>),
+    p: &Problem<F>,
+    x: &[u8],
+) {
     let (k, n, e) = (p.k, p.n, p.extra);
     let lanes = target.shapes.u8i8.lanes;
     let step = lanes * F::DEPTH;
     let kv = k / step;
-    // x as the instruction takes it (`x + shift` in a byte), and its true sum.
-    let x: Vec<u8> = (0..k).map(|q| a_byte(q) ^ (e.shift as u8)).collect();
+    // x's true sum.
     let xsum = x
         .iter()
         .fold(0i32, |s, &v| s.wrapping_add(i32::from(v)).wrapping_sub(e.shift));
@@ -186,12 +209,35 @@ pub(crate) unsafe fn int8<F: Family<Extra = IntExtra, B = i8, C = i32, Scalar = 
 /// # Safety
 /// As `drive` for `p`, which [`applies`].
 pub(crate) unsafe fn bf16(target: &Target, workers: (usize, Option<&rayon::ThreadPool>), p: &Problem<Bf16>) {
+    let k = p.k;
+    // x contiguous (the kernel's vectors), as raw bits: A's row itself where
+    // it is contiguous, else a copy in the thread's scratch.
+    if p.a.cs == 1 {
+        // SAFETY: A's row is k contiguous bf16, transparent u16s.
+        let x = unsafe { std::slice::from_raw_parts(p.a.ptr.cast::<u16>(), k) };
+        unsafe { bf16_rows(target, workers, p, x) }
+    } else {
+        with_scratch(k * size_of::<u16>(), |buf| {
+            let x = buf.cast::<u16>();
+            for q in 0..k {
+                // SAFETY: element (0, q) of A; the scratch holds k u16s.
+                unsafe { *x.add(q) = (*p.a.at(0, q)).to_bits() };
+            }
+            // SAFETY: just written.
+            unsafe { bf16_rows(target, workers, p, std::slice::from_raw_parts(x, k)) }
+        })
+    }
+}
+
+/// [`bf16`] with x as its bits, contiguous.
+///
+/// # Safety
+/// As [`bf16`].
+unsafe fn bf16_rows(target: &Target, workers: (usize, Option<&rayon::ThreadPool>), p: &Problem<Bf16>, x: &[u16]) {
     let (k, n) = (p.k, p.n);
     let lanes = target.shapes.bf16.lanes;
     let step = lanes * Bf16::DEPTH;
     let kv = k / step;
-    // x contiguous (the kernel's vectors), as raw bits.
-    let x: Vec<u16> = (0..k).map(|q| unsafe { *p.a.at(0, q) }.to_bits()).collect();
     let shared = SharedProblem(*p);
     let kern = &target.bf16.gemv_dotprod;
     let ones = [bf16::ONE.to_bits(); 2];

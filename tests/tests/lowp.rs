@@ -523,6 +523,9 @@ fn one_row_with_weights_in_place() {
                     );
                 }
                 bf16_case(t, 1 + 2 * (i % 2), (1, n, k), (0, 1, 0), scalars, &mut rng);
+                // x strided (copied to the scratch), or column-major (a
+                // column of one row: A's row contiguous after all).
+                bf16_case(t, 1 + 2 * (i % 2), (1, n, k), (2 - i % 2, 1, 0), scalars, &mut rng);
             }
             int_case(
                 t,
