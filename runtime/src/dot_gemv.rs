@@ -43,20 +43,18 @@ fn columns_per_item(n: usize, threads: usize) -> usize {
     (n / (threads * 8)).max(4).div_ceil(4) * 4
 }
 
+/// The call's workers and pool (`Parallelism::workers`), asked for only where
+/// the product is worth several threads.
+pub(crate) type Workers<'a> = &'a dyn Fn() -> (usize, Option<&'a rayon::ThreadPool>);
+
 /// Runs `columns(j0, j1)` over all `n` columns, on the threads the problem's
 /// size deserves.
-fn split(
-    target: &Target,
-    workers: (usize, Option<&rayon::ThreadPool>),
-    n: usize,
-    k: usize,
-    columns: impl Fn(usize, usize) + Sync,
-) {
-    let (threads, pool) = workers;
-    let threads = if n.saturating_mul(k) >= tuning(target).small_split_volume {
-        threads
+fn split(target: &Target, workers: Workers<'_>, n: usize, k: usize, columns: impl Fn(usize, usize) + Sync) {
+    // (The thread count asked for only where threads are worth it.)
+    let (threads, pool) = if n.saturating_mul(k) >= tuning(target).small_split_volume {
+        workers()
     } else {
-        1
+        (1, None)
     };
     let per = columns_per_item(n, threads);
     let items = n.div_ceil(per);
@@ -125,7 +123,7 @@ unsafe fn rows<A, B, Acc: Copy + Default>(
 /// As `drive` for `p`, which [`applies`].
 pub(crate) unsafe fn int8<F: Family<Extra = IntExtra, B = i8, C = i32, Scalar = f32>>(
     target: &Target,
-    workers: (usize, Option<&rayon::ThreadPool>),
+    workers: Workers<'_>,
     p: &Problem<F>,
     a_byte: impl Fn(usize) -> u8,
 ) {
@@ -148,7 +146,7 @@ pub(crate) unsafe fn int8<F: Family<Extra = IntExtra, B = i8, C = i32, Scalar = 
 /// As [`int8`].
 unsafe fn int8_rows<F: Family<Extra = IntExtra, B = i8, C = i32, Scalar = f32>>(
     target: &Target,
-    workers: (usize, Option<&rayon::ThreadPool>),
+    workers: Workers<'_>,
     p: &Problem<F>,
     x: &[u8],
 ) {
@@ -208,7 +206,7 @@ unsafe fn int8_rows<F: Family<Extra = IntExtra, B = i8, C = i32, Scalar = f32>>(
 ///
 /// # Safety
 /// As `drive` for `p`, which [`applies`].
-pub(crate) unsafe fn bf16(target: &Target, workers: (usize, Option<&rayon::ThreadPool>), p: &Problem<Bf16>) {
+pub(crate) unsafe fn bf16(target: &Target, workers: Workers<'_>, p: &Problem<Bf16>) {
     let k = p.k;
     // x contiguous (the kernel's vectors), as raw bits: A's row itself where
     // it is contiguous, else a copy in the thread's scratch.
@@ -233,7 +231,7 @@ pub(crate) unsafe fn bf16(target: &Target, workers: (usize, Option<&rayon::Threa
 ///
 /// # Safety
 /// As [`bf16`].
-unsafe fn bf16_rows(target: &Target, workers: (usize, Option<&rayon::ThreadPool>), p: &Problem<Bf16>, x: &[u16]) {
+unsafe fn bf16_rows(target: &Target, workers: Workers<'_>, p: &Problem<Bf16>, x: &[u16]) {
     let (k, n) = (p.k, p.n);
     let lanes = target.shapes.bf16.lanes;
     let step = lanes * Bf16::DEPTH;

@@ -127,7 +127,7 @@ pub fn gemm_u8s8s32_with(
     // SAFETY: `int_problem` checked every view and the offsets; the borrows
     // keep them alive and C unaliased for the call.
     if dot_gemv::applies(&p) {
-        unsafe { dot_gemv::int8(target, parallelism.workers(), &p, |q| *p.a.at(0, q)) };
+        unsafe { dot_gemv::int8(target, &|| parallelism.workers(), &p, |q| *p.a.at(0, q)) };
     } else {
         unsafe { drive(target, &p, || parallelism.workers()) };
     }
@@ -209,7 +209,7 @@ pub fn gemm_s8s8s32_with(
     let p = int_problem::<S8S8>(alpha, &a, a_offset.into(), 128, &b, b_offset, beta, &mut c, c_offset)?;
     // SAFETY: as in `gemm_u8s8s32_with`.
     if dot_gemv::applies(&p) {
-        unsafe { dot_gemv::int8(target, parallelism.workers(), &p, |q| *p.a.at(0, q) as u8) };
+        unsafe { dot_gemv::int8(target, &|| parallelism.workers(), &p, |q| *p.a.at(0, q) as u8) };
     } else {
         unsafe { drive(target, &p, || parallelism.workers()) };
     }
@@ -280,7 +280,7 @@ pub fn gemm_bf16_with(
 /// As `drive`.
 pub(crate) unsafe fn run_bf16(target: &Target, parallelism: &Parallelism, p: &Problem<Bf16>) {
     if dot_gemv::applies(p) {
-        unsafe { dot_gemv::bf16(target, parallelism.workers(), p) };
+        unsafe { dot_gemv::bf16(target, &|| parallelism.workers(), p) };
     } else {
         unsafe { drive(target, p, || parallelism.workers()) };
     }
