@@ -362,6 +362,40 @@ pub type PackDotRhsFn<B> = unsafe fn(
     sums: *mut i32,
     want_sums: bool,
 );
+/// `base_pack_bf16_rhs`, as a function pointer.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// let t = gemmkit::generated::TARGETS.last().unwrap(); // fallback
+/// let f: gemmkit::generated::PackBf16RhsFn = t.f32.pack_bf16_rhs.unwrap();
+/// # let _ = f;
+/// ```
+pub type PackBf16RhsFn = unsafe fn(
+    k: usize,
+    n: usize,
+    b: *const u16,
+    rs_b: usize,
+    cs_b: usize,
+    dst: *mut f32,
+    strip_stride: usize,
+);
+/// `base_pack_bf16_lhs`, as a function pointer.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// let t = gemmkit::generated::TARGETS.last().unwrap(); // fallback
+/// let f: gemmkit::generated::PackBf16LhsFn = t.f32.pack_bf16_lhs.unwrap();
+/// # let _ = f;
+/// ```
+pub type PackBf16LhsFn = unsafe fn(
+    m: usize,
+    k: usize,
+    a: *const u16,
+    rs_a: usize,
+    cs_a: usize,
+    dst: *mut f32,
+    panel_stride: usize,
+);
 /// One instance of a kernel with `const` parameters, on one target: its
 /// function and the values of its `const` parameters there, so the runtime
 /// reads what an instance covers (the rows of a `gemm_small` block) instead of
@@ -675,6 +709,22 @@ pub struct FloatKernels<Elem> {
     /// contiguous elements (`(i, p)` of the panel at `p * MR + i`, as BLIS packs);
     /// the rows of the last panel past `m` are zero-filled.
     pub pack_lhs: PackLhsFn<Elem>,
+    /// Packs a `k` x `n` block of bf16 B (bit patterns) widened to `f32`, in the
+    /// layout of `base_pack_rhs` for the f32 micro-kernel, with each pair of
+    /// rows swapped: packed row `p` holds B's row `p ^ 1`, and there are
+    /// `k.div_ceil(2) * 2` packed rows (the last one's pair past `k` zero).
+    ///
+    /// Only for `f32`; `None` in the other tables.
+    pub pack_bf16_rhs: Option<PackBf16RhsFn>,
+    /// Packs an `m` x `k` block of bf16 A (bit patterns) widened to `f32`, in the
+    /// layout of `base_pack_lhs` for the f32 micro-kernel, with each pair of
+    /// columns swapped: packed column `p` holds A's column `p ^ 1`, and there are
+    /// `k.div_ceil(2) * 2` packed columns (the last one's pair past `k` zero).
+    /// With B packed by `base_pack_bf16_rhs`, the f32 micro-kernel computes in
+    /// VDPBF16PS's order.
+    ///
+    /// Only for `f32`; `None` in the other tables.
+    pub pack_bf16_lhs: Option<PackBf16LhsFn>,
 }
 /// Every `DotVec` kernel of one target for one element type, a field of
 /// `Target` each:
@@ -817,6 +867,12 @@ pub struct Tuning {
     /// At most this many lanes per block, each one worker's part of B's block
     /// (more workers share lanes); at most [`Tuning::MAX_LANES`].
     pub max_lanes: usize,
+    /// bf16 products widen A and B to `f32` as they pack them and run the
+    /// f32 micro-kernel (in the bf16 dot product's order, so with the same
+    /// rounding), rather than the bf16 dot-product micro-kernel: where the
+    /// target's bf16 dot product is an emulation, each element is then
+    /// widened once when it is packed instead of at every use.
+    pub bf16_widen: bool,
 }
 impl Tuning {
     /// The most lanes a block can have (the size of the runtime scheduler's
@@ -1072,6 +1128,8 @@ pub static TARGETS: &[Target] = &[
             },
             pack_rhs: avx512_bf16::pack_rhs_f32,
             pack_lhs: avx512_bf16::pack_lhs_f32,
+            pack_bf16_rhs: Some(avx512_bf16::pack_bf16_rhs_f32),
+            pack_bf16_lhs: Some(avx512_bf16::pack_bf16_lhs_f32),
         },
         f64: FloatKernels {
             apply_packed_output: avx512_bf16::apply_packed_output_f64,
@@ -1268,6 +1326,8 @@ pub static TARGETS: &[Target] = &[
             },
             pack_rhs: avx512_bf16::pack_rhs_f64,
             pack_lhs: avx512_bf16::pack_lhs_f64,
+            pack_bf16_rhs: None,
+            pack_bf16_lhs: None,
         },
         u8i8: DotKernels {
             gemv_dotprod: GemvDotprod {
@@ -1406,6 +1466,7 @@ pub static TARGETS: &[Target] = &[
             skinny_kc: 4096,
             pack_chunk: 64,
             max_lanes: 16,
+            bf16_widen: false,
         },
     },
     #[cfg(target_arch = "x86_64")]
@@ -1629,6 +1690,8 @@ pub static TARGETS: &[Target] = &[
             },
             pack_rhs: avx512_vnni::pack_rhs_f32,
             pack_lhs: avx512_vnni::pack_lhs_f32,
+            pack_bf16_rhs: Some(avx512_vnni::pack_bf16_rhs_f32),
+            pack_bf16_lhs: Some(avx512_vnni::pack_bf16_lhs_f32),
         },
         f64: FloatKernels {
             apply_packed_output: avx512_vnni::apply_packed_output_f64,
@@ -1825,6 +1888,8 @@ pub static TARGETS: &[Target] = &[
             },
             pack_rhs: avx512_vnni::pack_rhs_f64,
             pack_lhs: avx512_vnni::pack_lhs_f64,
+            pack_bf16_rhs: None,
+            pack_bf16_lhs: None,
         },
         u8i8: DotKernels {
             gemv_dotprod: GemvDotprod {
@@ -1963,6 +2028,7 @@ pub static TARGETS: &[Target] = &[
             skinny_kc: 4096,
             pack_chunk: 64,
             max_lanes: 16,
+            bf16_widen: true,
         },
     },
     #[cfg(target_arch = "x86_64")]
@@ -2177,6 +2243,8 @@ pub static TARGETS: &[Target] = &[
             },
             pack_rhs: avx512::pack_rhs_f32,
             pack_lhs: avx512::pack_lhs_f32,
+            pack_bf16_rhs: Some(avx512::pack_bf16_rhs_f32),
+            pack_bf16_lhs: Some(avx512::pack_bf16_lhs_f32),
         },
         f64: FloatKernels {
             apply_packed_output: avx512::apply_packed_output_f64,
@@ -2373,6 +2441,8 @@ pub static TARGETS: &[Target] = &[
             },
             pack_rhs: avx512::pack_rhs_f64,
             pack_lhs: avx512::pack_lhs_f64,
+            pack_bf16_rhs: None,
+            pack_bf16_lhs: None,
         },
         u8i8: DotKernels {
             gemv_dotprod: GemvDotprod {
@@ -2511,6 +2581,7 @@ pub static TARGETS: &[Target] = &[
             skinny_kc: 4096,
             pack_chunk: 64,
             max_lanes: 16,
+            bf16_widen: true,
         },
     },
     #[cfg(target_arch = "x86_64")]
@@ -2723,6 +2794,8 @@ pub static TARGETS: &[Target] = &[
             },
             pack_rhs: avx_vnni::pack_rhs_f32,
             pack_lhs: avx_vnni::pack_lhs_f32,
+            pack_bf16_rhs: Some(avx_vnni::pack_bf16_rhs_f32),
+            pack_bf16_lhs: Some(avx_vnni::pack_bf16_lhs_f32),
         },
         f64: FloatKernels {
             apply_packed_output: avx_vnni::apply_packed_output_f64,
@@ -2919,6 +2992,8 @@ pub static TARGETS: &[Target] = &[
             },
             pack_rhs: avx_vnni::pack_rhs_f64,
             pack_lhs: avx_vnni::pack_lhs_f64,
+            pack_bf16_rhs: None,
+            pack_bf16_lhs: None,
         },
         u8i8: DotKernels {
             gemv_dotprod: GemvDotprod {
@@ -3057,6 +3132,7 @@ pub static TARGETS: &[Target] = &[
             skinny_kc: 4096,
             pack_chunk: 64,
             max_lanes: 16,
+            bf16_widen: true,
         },
     },
     #[cfg(target_arch = "x86_64")]
@@ -3268,6 +3344,8 @@ pub static TARGETS: &[Target] = &[
             },
             pack_rhs: avx2::pack_rhs_f32,
             pack_lhs: avx2::pack_lhs_f32,
+            pack_bf16_rhs: Some(avx2::pack_bf16_rhs_f32),
+            pack_bf16_lhs: Some(avx2::pack_bf16_lhs_f32),
         },
         f64: FloatKernels {
             apply_packed_output: avx2::apply_packed_output_f64,
@@ -3464,6 +3542,8 @@ pub static TARGETS: &[Target] = &[
             },
             pack_rhs: avx2::pack_rhs_f64,
             pack_lhs: avx2::pack_lhs_f64,
+            pack_bf16_rhs: None,
+            pack_bf16_lhs: None,
         },
         u8i8: DotKernels {
             gemv_dotprod: GemvDotprod {
@@ -3602,6 +3682,7 @@ pub static TARGETS: &[Target] = &[
             skinny_kc: 4096,
             pack_chunk: 64,
             max_lanes: 16,
+            bf16_widen: true,
         },
     },
     #[cfg(target_arch = "aarch64")]
@@ -3814,6 +3895,8 @@ pub static TARGETS: &[Target] = &[
             },
             pack_rhs: neon_i8mm::pack_rhs_f32,
             pack_lhs: neon_i8mm::pack_lhs_f32,
+            pack_bf16_rhs: Some(neon_i8mm::pack_bf16_rhs_f32),
+            pack_bf16_lhs: Some(neon_i8mm::pack_bf16_lhs_f32),
         },
         f64: FloatKernels {
             apply_packed_output: neon_i8mm::apply_packed_output_f64,
@@ -4010,6 +4093,8 @@ pub static TARGETS: &[Target] = &[
             },
             pack_rhs: neon_i8mm::pack_rhs_f64,
             pack_lhs: neon_i8mm::pack_lhs_f64,
+            pack_bf16_rhs: None,
+            pack_bf16_lhs: None,
         },
         u8i8: DotKernels {
             gemv_dotprod: GemvDotprod {
@@ -4148,6 +4233,7 @@ pub static TARGETS: &[Target] = &[
             skinny_kc: 4096,
             pack_chunk: 64,
             max_lanes: 16,
+            bf16_widen: true,
         },
     },
     #[cfg(target_arch = "aarch64")]
@@ -4357,6 +4443,8 @@ pub static TARGETS: &[Target] = &[
             },
             pack_rhs: neon_dotprod::pack_rhs_f32,
             pack_lhs: neon_dotprod::pack_lhs_f32,
+            pack_bf16_rhs: Some(neon_dotprod::pack_bf16_rhs_f32),
+            pack_bf16_lhs: Some(neon_dotprod::pack_bf16_lhs_f32),
         },
         f64: FloatKernels {
             apply_packed_output: neon_dotprod::apply_packed_output_f64,
@@ -4553,6 +4641,8 @@ pub static TARGETS: &[Target] = &[
             },
             pack_rhs: neon_dotprod::pack_rhs_f64,
             pack_lhs: neon_dotprod::pack_lhs_f64,
+            pack_bf16_rhs: None,
+            pack_bf16_lhs: None,
         },
         u8i8: DotKernels {
             gemv_dotprod: GemvDotprod {
@@ -4691,6 +4781,7 @@ pub static TARGETS: &[Target] = &[
             skinny_kc: 4096,
             pack_chunk: 64,
             max_lanes: 16,
+            bf16_widen: true,
         },
     },
     #[cfg(target_arch = "aarch64")]
@@ -4900,6 +4991,8 @@ pub static TARGETS: &[Target] = &[
             },
             pack_rhs: neon::pack_rhs_f32,
             pack_lhs: neon::pack_lhs_f32,
+            pack_bf16_rhs: Some(neon::pack_bf16_rhs_f32),
+            pack_bf16_lhs: Some(neon::pack_bf16_lhs_f32),
         },
         f64: FloatKernels {
             apply_packed_output: neon::apply_packed_output_f64,
@@ -5096,6 +5189,8 @@ pub static TARGETS: &[Target] = &[
             },
             pack_rhs: neon::pack_rhs_f64,
             pack_lhs: neon::pack_lhs_f64,
+            pack_bf16_rhs: None,
+            pack_bf16_lhs: None,
         },
         u8i8: DotKernels {
             gemv_dotprod: GemvDotprod {
@@ -5234,6 +5329,7 @@ pub static TARGETS: &[Target] = &[
             skinny_kc: 4096,
             pack_chunk: 64,
             max_lanes: 16,
+            bf16_widen: true,
         },
     },
     #[cfg(
@@ -5449,6 +5545,8 @@ pub static TARGETS: &[Target] = &[
             },
             pack_rhs: wasm_relaxed::pack_rhs_f32,
             pack_lhs: wasm_relaxed::pack_lhs_f32,
+            pack_bf16_rhs: Some(wasm_relaxed::pack_bf16_rhs_f32),
+            pack_bf16_lhs: Some(wasm_relaxed::pack_bf16_lhs_f32),
         },
         f64: FloatKernels {
             apply_packed_output: wasm_relaxed::apply_packed_output_f64,
@@ -5645,6 +5743,8 @@ pub static TARGETS: &[Target] = &[
             },
             pack_rhs: wasm_relaxed::pack_rhs_f64,
             pack_lhs: wasm_relaxed::pack_lhs_f64,
+            pack_bf16_rhs: None,
+            pack_bf16_lhs: None,
         },
         u8i8: DotKernels {
             gemv_dotprod: GemvDotprod {
@@ -5783,6 +5883,7 @@ pub static TARGETS: &[Target] = &[
             skinny_kc: 4096,
             pack_chunk: 64,
             max_lanes: 16,
+            bf16_widen: true,
         },
     },
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -5992,6 +6093,8 @@ pub static TARGETS: &[Target] = &[
             },
             pack_rhs: wasm128::pack_rhs_f32,
             pack_lhs: wasm128::pack_lhs_f32,
+            pack_bf16_rhs: Some(wasm128::pack_bf16_rhs_f32),
+            pack_bf16_lhs: Some(wasm128::pack_bf16_lhs_f32),
         },
         f64: FloatKernels {
             apply_packed_output: wasm128::apply_packed_output_f64,
@@ -6188,6 +6291,8 @@ pub static TARGETS: &[Target] = &[
             },
             pack_rhs: wasm128::pack_rhs_f64,
             pack_lhs: wasm128::pack_lhs_f64,
+            pack_bf16_rhs: None,
+            pack_bf16_lhs: None,
         },
         u8i8: DotKernels {
             gemv_dotprod: GemvDotprod {
@@ -6326,6 +6431,7 @@ pub static TARGETS: &[Target] = &[
             skinny_kc: 4096,
             pack_chunk: 64,
             max_lanes: 16,
+            bf16_widen: true,
         },
     },
     Target {
@@ -6534,6 +6640,8 @@ pub static TARGETS: &[Target] = &[
             },
             pack_rhs: fallback::pack_rhs_f32,
             pack_lhs: fallback::pack_lhs_f32,
+            pack_bf16_rhs: Some(fallback::pack_bf16_rhs_f32),
+            pack_bf16_lhs: Some(fallback::pack_bf16_lhs_f32),
         },
         f64: FloatKernels {
             apply_packed_output: fallback::apply_packed_output_f64,
@@ -6730,6 +6838,8 @@ pub static TARGETS: &[Target] = &[
             },
             pack_rhs: fallback::pack_rhs_f64,
             pack_lhs: fallback::pack_lhs_f64,
+            pack_bf16_rhs: None,
+            pack_bf16_lhs: None,
         },
         u8i8: DotKernels {
             gemv_dotprod: GemvDotprod {
@@ -6868,6 +6978,7 @@ pub static TARGETS: &[Target] = &[
             skinny_kc: 4096,
             pack_chunk: 64,
             max_lanes: 16,
+            bf16_widen: true,
         },
     },
 ];

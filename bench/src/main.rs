@@ -143,6 +143,11 @@ struct Cli {
     /// dimension up to it skip packing) instead of the target's.
     #[arg(long, value_name = "N")]
     small: Option<usize>,
+    /// gemmkit's bf16 form (`Tuning::bf16_widen`: true widens A and B to f32
+    /// as it packs them, false keeps them in pairs for the bf16 dot-product
+    /// kernel) instead of the target's.
+    #[arg(long, value_name = "BOOL")]
+    bf16_widen: Option<bool>,
     /// Store A as its transpose, and tell every library so.
     #[arg(long)]
     a_transposed: bool,
@@ -200,13 +205,14 @@ fn parse_args() -> Result<Args, String> {
         };
         gemmkit::set_blocking(Some(gemmkit::Blocking { kc, mc, nc })).map_err(|e| format!("--blocking: {e}"))?;
     }
-    if let Some(small) = cli.small {
-        let target = gemmkit::active().map_err(|e| e.to_string())?;
+    if cli.small.is_some() || cli.bf16_widen.is_some() {
+        let own = gemmkit::tuning(gemmkit::active().map_err(|e| e.to_string())?);
         let tuning = gemmkit::Tuning {
-            small,
-            ..gemmkit::tuning(target)
+            small: cli.small.unwrap_or(own.small),
+            bf16_widen: cli.bf16_widen.unwrap_or(own.bf16_widen),
+            ..own
         };
-        gemmkit::set_tuning(Some(tuning)).map_err(|e| format!("--small: {e}"))?;
+        gemmkit::set_tuning(Some(tuning)).map_err(|e| format!("--small / --bf16-widen: {e}"))?;
     }
     if let Some(p) = a.peers.iter().find(|p| !PEERS.contains(&p.as_str())) {
         return Err(format!("--peers: unknown peer `{p}`; peers: {}", PEERS.join(", ")));

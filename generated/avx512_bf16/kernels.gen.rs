@@ -175,6 +175,10 @@ pub use super::avx512_vnni::pack_dot_lhs_u8i8;
 pub use super::avx512_vnni::pack_dot_rhs_u8i8;
 /// The same code as on `avx512_vnni`: this level adds nothing `pack_dot_rhs_bf16` uses.
 pub use super::avx512_vnni::pack_dot_rhs_bf16;
+/// The same code as on `avx512_vnni`: this level adds nothing `pack_bf16_rhs_f32` uses.
+pub use super::avx512_vnni::pack_bf16_rhs_f32;
+/// The same code as on `avx512_vnni`: this level adds nothing `pack_bf16_lhs_f32` uses.
+pub use super::avx512_vnni::pack_bf16_lhs_f32;
 /// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
 /// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
 /// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`

@@ -13716,6 +13716,117 @@ pub unsafe fn pack_dot_rhs_bf16(
         }
     }
 }
+/// Packs a `k` x `n` block of bf16 B (bit patterns) widened to `f32`, in the
+/// layout of `base_pack_rhs` for the f32 micro-kernel, with each pair of
+/// rows swapped: packed row `p` holds B's row `p ^ 1`, and there are
+/// `k.div_ceil(2) * 2` packed rows (the last one's pair past `k` zero).
+///
+/// The f32 micro-kernel then adds, for each pair of k, the odd product first
+/// and the even one second, each rounded, from an exact product: the order
+/// and rounding of VDPBF16PS (and of every bf16 dot-product emulation,
+/// `DotVec`). This is how targets without a bf16 dot-product instruction
+/// compute bf16 GEMM: widened once per packed element, the products run at
+/// the f32 rate instead of widening each operand at every use.
+///
+/// A row-major B (`cs_b == 1`) is read a row at a time across the whole
+/// strips, which vectorises (a widening is a zero-extension and a shift);
+/// other layouts go element by element. Nothing is read outside the `k` x `n`
+/// block.
+///
+/// # Safety
+/// `b` readable at every `(p, j)` with `p < k`, `j < n`; `dst` writable at
+/// `s * strip_stride + p * NR + j` for `s < n.div_ceil(NR)`,
+/// `p < k.div_ceil(2) * 2`, `j < NR`.
+///
+/// Generated for `fallback` from `base_pack_bf16_rhs` in `kernels/src/pack.rs` with V = f32.
+pub unsafe fn pack_bf16_rhs_f32(
+    k: usize,
+    n: usize,
+    b: *const u16,
+    rs_b: usize,
+    cs_b: usize,
+    dst: *mut f32,
+    strip_stride: usize,
+) {
+    let strips = n.div_ceil(4);
+    for p in 0..k.div_ceil(2) * 2 {
+        let src = p ^ 1;
+        let out = dst.add(p * 4);
+        let row = b.wrapping_add(src * rs_b);
+        let whole = if src < k && cs_b == 1 { n / 4 } else { 0 };
+        for s in 0..whole {
+            for j in 0..4 {
+                *out.add(s * strip_stride).add(j) = f32::from_bits(
+                    (*row.add(s * 4).add(j) as u32) << 16,
+                );
+            }
+        }
+        for s in whole..strips {
+            for j in 0..4 {
+                let col = s * 4 + j;
+                *out.add(s * strip_stride).add(j) = if src < k && col < n {
+                    f32::from_bits((*row.add(col * cs_b) as u32) << 16)
+                } else {
+                    0.0
+                };
+            }
+        }
+    }
+}
+/// Packs an `m` x `k` block of bf16 A (bit patterns) widened to `f32`, in the
+/// layout of `base_pack_lhs` for the f32 micro-kernel, with each pair of
+/// columns swapped: packed column `p` holds A's column `p ^ 1`, and there are
+/// `k.div_ceil(2) * 2` packed columns (the last one's pair past `k` zero).
+/// With B packed by `base_pack_bf16_rhs`, the f32 micro-kernel computes in
+/// VDPBF16PS's order.
+///
+/// Each packed column of a panel is its `MR` rows' elements of one column of
+/// A, written contiguously: a row-major A is read along `MR` rows at once, a
+/// column-major one down a column. Nothing is read outside the `m` x `k`
+/// block.
+///
+/// # Safety
+/// `a` readable at every `(i, p)` with `i < m`, `p < k`; `dst` writable at
+/// `q * panel_stride + p * MR + i` for `q < m.div_ceil(MR)`,
+/// `p < k.div_ceil(2) * 2`, `i < MR`.
+///
+/// Generated for `fallback` from `base_pack_bf16_lhs` in `kernels/src/pack.rs` with V = f32.
+pub unsafe fn pack_bf16_lhs_f32(
+    m: usize,
+    k: usize,
+    a: *const u16,
+    rs_a: usize,
+    cs_a: usize,
+    dst: *mut f32,
+    panel_stride: usize,
+) {
+    for q in 0..m.div_ceil(4) {
+        let rows = (m - q * 4).min(4);
+        let first = a.add(q * 4 * rs_a);
+        for p in 0..k.div_ceil(2) * 2 {
+            let src = p ^ 1;
+            let o = dst.add(q * panel_stride).add(p * 4);
+            if src < k && rows == 4 {
+                *o = f32::from_bits((*first.add(src * cs_a) as u32) << 16);
+                *o.add(1) = f32::from_bits((*first.add(rs_a + src * cs_a) as u32) << 16);
+                *o.add(2) = f32::from_bits(
+                    (*first.add(2 * rs_a + src * cs_a) as u32) << 16,
+                );
+                *o.add(3) = f32::from_bits(
+                    (*first.add(3 * rs_a + src * cs_a) as u32) << 16,
+                );
+            } else {
+                for i in 0..4 {
+                    *o.add(i) = if src < k && i < rows {
+                        f32::from_bits((*first.add(i * rs_a + src * cs_a) as u32) << 16)
+                    } else {
+                        0.0
+                    };
+                }
+            }
+        }
+    }
+}
 /// Multi-instruction lowerings of ops, shared by the kernels above.
 mod ops {
     /// bf16 pair dot product, odd product first (VDPBF16PS order); bf16

@@ -91,6 +91,10 @@ pub use super::wasm128::pack_dot_lhs_bf16;
 pub use super::wasm128::pack_dot_rhs_u8i8;
 /// The same code as on `wasm128`: this level adds nothing `pack_dot_rhs_bf16` uses.
 pub use super::wasm128::pack_dot_rhs_bf16;
+/// The same code as on `wasm128`: this level adds nothing `pack_bf16_rhs_f32` uses.
+pub use super::wasm128::pack_bf16_rhs_f32;
+/// The same code as on `wasm128`: this level adds nothing `pack_bf16_lhs_f32` uses.
+pub use super::wasm128::pack_bf16_lhs_f32;
 /// `C = alpha * P + beta * C` for an `m` x `n` tile.
 ///
 /// P is a packed tile with row stride `ldp`; C has row stride `ldc` and unit column

@@ -27,16 +27,18 @@ use syn::spanned::Spanned;
 use syn::visit_mut::{self, VisitMut};
 
 /// The fields of the runtime's `Tuning`, each a `tuning.<field>` entry of every
-/// target (see `targets.rs`).
-pub const TUNING_FIELDS: &[&str] = &[
-    "small",
-    "small_split_volume",
-    "gemv_small",
-    "blocked_split_volume",
-    "skinny_rows",
-    "skinny_kc",
-    "pack_chunk",
-    "max_lanes",
+/// target (see `targets.rs`), with its type: `usize` (a threshold) or `bool`
+/// (a choice).
+pub const TUNING_FIELDS: &[(&str, &str)] = &[
+    ("small", "usize"),
+    ("small_split_volume", "usize"),
+    ("gemv_small", "usize"),
+    ("blocked_split_volume", "usize"),
+    ("skinny_rows", "usize"),
+    ("skinny_kc", "usize"),
+    ("pack_chunk", "usize"),
+    ("max_lanes", "usize"),
+    ("bf16_widen", "bool"),
 ];
 
 /// `Tuning::MAX_LANES`: the most lanes a block can have, the size of the
@@ -435,25 +437,28 @@ fn arch_of(t: &Target) -> &'static str {
         .unwrap_or("any")
 }
 
-/// `(field, value)` for each of [`TUNING_FIELDS`] on `target`.
-fn tuning_values(target: &Target) -> Result<Vec<(&'static str, usize)>, Error> {
+/// `(field, value)` for each of [`TUNING_FIELDS`] on `target`, the value a
+/// literal of the field's type.
+fn tuning_values(target: &Target) -> Result<Vec<(&'static str, String)>, Error> {
     TUNING_FIELDS
         .iter()
-        .map(|&field| {
+        .map(|&(field, ty)| {
             let key = format!("tuning.{field}");
             let text = target
                 .entry(&key)
                 .ok_or_else(|| Error::Target(format!("`{}` does not define `{key}`", target.name)))?;
-            let value = text
-                .parse::<usize>()
-                .map_err(|_| Error::Target(format!("`{}`: `{key}` = `{text}` is not a usize literal", target.name)))?;
+            let bad = || Error::Target(format!("`{}`: `{key}` = `{text}` is not a {ty} literal", target.name));
+            if ty == "bool" {
+                return text.parse::<bool>().map(|v| (field, v.to_string())).map_err(|_| bad());
+            }
+            let value = text.parse::<usize>().map_err(|_| bad())?;
             if field == "max_lanes" && !(1..=MAX_LANES).contains(&value) {
                 return Err(Error::Target(format!(
                     "`{}`: `{key}` = {value} is not between 1 and {MAX_LANES} (`Tuning::MAX_LANES`)",
                     target.name
                 )));
             }
-            Ok((field, value))
+            Ok((field, value.to_string()))
         })
         .collect()
 }

@@ -1738,6 +1738,12 @@ impl VisitMut for Fold<'_, '_> {
             }
         }
         drop_dead_lets(&mut out);
+        // A block's value needs no parentheses (a substituted value gets them).
+        if let Some(Stmt::Expr(tail @ Expr::Paren(_), None)) = out.last_mut()
+            && let Expr::Paren(p) = tail
+        {
+            *tail = (*p.expr).clone();
+        }
         block.stmts = out;
     }
 

@@ -126,6 +126,9 @@ static COMMON: Target = Target {
         ("tuning.skinny_kc", "4096"),
         ("tuning.pack_chunk", "64"),
         ("tuning.max_lanes", "16"),
+        // bf16 widened to f32 when packed, where the bf16 dot product is an
+        // emulation (BENCHMARKS.md, "bf16 widened when packed").
+        ("tuning.bf16_widen", "true"),
     ],
     helpers: &[],
 };
@@ -630,6 +633,9 @@ pub static AVX512_BF16: Target = Target {
     entries: &[
         // 12 x 2 accumulators + 2 B vectors + 1 broadcast = 27 of 32 zmm.
         ("bf16.MR", "12"),
+        // The one target whose bf16 dot product is an instruction: bf16
+        // stays packed in pairs for it.
+        ("tuning.bf16_widen", "false"),
         (
             "bf16.dot",
             "_mm512_dpbf16_ps($0, core::mem::transmute::<__m512i, __m512bh>($1), \

@@ -31,7 +31,9 @@ pub use epilogue::base_epilogue;
 pub use gemv::{base_gemv_axpy, base_gemv_dot};
 pub use gemv_dot::base_gemv_dotprod;
 pub use microkernel::{base_dot_edge, base_gemm_small, base_microkernel, base_microkernel_dot};
-pub use pack::{base_pack_dot_lhs, base_pack_dot_rhs, base_pack_lhs, base_pack_rhs};
+pub use pack::{
+    base_pack_bf16_lhs, base_pack_bf16_rhs, base_pack_dot_lhs, base_pack_dot_rhs, base_pack_lhs, base_pack_rhs,
+};
 pub use reference::{Ref, Tile, bf16_to_f32};
 pub use vec::{DotVec, FloatVec};
 

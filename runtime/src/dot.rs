@@ -21,8 +21,8 @@
 //! compensating micro-kernel adds in its epilogue.
 
 use crate::driver::{Block, Strip};
-use crate::family::{ApplyFn, Family, Kernels, Micro};
-use crate::generated::{MicrokernelDotFn, PackDotLhsFn, PackDotRhsFn, Shape, Target};
+use crate::family::{ApplyFn, Family, Kernels, Micro, float_strips};
+use crate::generated::{MicrokernelDotFn, PackBf16LhsFn, PackBf16RhsFn, PackDotLhsFn, PackDotRhsFn, Shape, Target};
 use crate::output::apply_tile;
 use crate::problem::Problem;
 use half::bf16;
@@ -403,6 +403,155 @@ impl Family for Bf16 {
     }
     fn packed_set(_: &Kernels<Self>) -> Option<&Micro<Self, u16>> {
         None
+    }
+}
+
+/// `bf16 x bf16 -> f32` on the f32 micro-kernel: A and B widened to `f32`
+/// as they are packed, with each pair of k swapped (`base_pack_bf16_lhs`,
+/// `base_pack_bf16_rhs`), so that the f32 kernel adds each pair's odd
+/// product first: the products, sums and order of [`Bf16`]. Where a
+/// target's bf16 dot product is an emulation ([`Tuning::bf16_widen`]), each
+/// element is widened once, when it is packed, instead of at every use.
+///
+/// [`Tuning::bf16_widen`]: crate::Tuning::bf16_widen
+#[derive(Clone, Copy, Debug)]
+pub enum Bf16Wide {}
+
+/// The wide bf16 family's kernels: the widening packers and the f32
+/// micro-kernel's packed instances and output step.
+#[derive(Clone, Copy)]
+pub struct WideOwn {
+    /// (Generated for every target's f32; `None` only in a table without them.)
+    pub pack_a: Option<PackBf16LhsFn>,
+    pub pack_b: Option<PackBf16RhsFn>,
+    pub micro: Micro<Bf16Wide, f32>,
+    pub apply: ApplyFn<Bf16Wide>,
+}
+
+impl Bf16Wide {
+    /// Whether bf16 products on `target` are computed widened: as its tuning
+    /// says, where its table has the widening packers.
+    pub(crate) fn chosen(target: &Target) -> bool {
+        let f = &target.f32;
+        crate::tuning(target).bf16_widen && f.pack_bf16_lhs.is_some() && f.pack_bf16_rhs.is_some()
+    }
+}
+
+impl Problem<Bf16> {
+    /// The same problem for the wide family (B not packed ahead: a B packed
+    /// for [`Bf16`] is in pairs).
+    pub(crate) fn widened(&self) -> Problem<Bf16Wide> {
+        debug_assert!(self.packed.is_none());
+        Problem {
+            m: self.m,
+            n: self.n,
+            k: self.k,
+            alpha: self.alpha,
+            a: self.a,
+            b: self.b,
+            beta: self.beta,
+            c: self.c,
+            extra: (),
+            packed: None,
+            epi: self.epi,
+        }
+    }
+}
+
+impl Family for Bf16Wide {
+    type A = bf16;
+    type B = bf16;
+    type C = f32;
+    type Scalar = f32;
+    type PackedA = f32;
+    type PackedB = f32;
+    const ZERO: f32 = 0.0;
+    const ONE: f32 = 1.0;
+    const C_ZERO: f32 = 0.0;
+    type Extra = ();
+    type Own = WideOwn;
+    // Pairs of k, as the packers swap them.
+    const DEPTH: usize = 2;
+    const SUMS: bool = false;
+    #[inline(always)]
+    fn kernels(t: &Target) -> Kernels<Self> {
+        let (f, m) = (&t.f32, &t.f32.microkernel);
+        let packed = [
+            m.microkernel_packed,
+            m.microkernel_narrow_packed,
+            m.microkernel_two_packed,
+            m.microkernel_three_packed,
+            m.microkernel_short_packed,
+        ];
+        Kernels {
+            own: WideOwn {
+                pack_a: f.pack_bf16_lhs,
+                pack_b: f.pack_bf16_rhs,
+                // (B is bf16 where it lies: no instance packs it as it reads it.)
+                micro: Micro::new(packed, None),
+                apply: f.apply_packed_output,
+            },
+            in_place: None,
+            small: None,
+            dot: None,
+            gemv: None,
+        }
+    }
+    #[inline(always)]
+    fn shape(t: &Target) -> Shape {
+        t.shapes.f32
+    }
+    fn scale(beta: f32, c: f32) -> f32 {
+        Bf16::scale(beta, c)
+    }
+    fn combine(alpha: f32, p: f32, beta: f32, c: Option<f32>) -> f32 {
+        Bf16::combine(alpha, p, beta, c)
+    }
+    fn sum(parts: &[f32]) -> f32 {
+        Bf16::sum(parts)
+    }
+    fn transposed(p: &Problem<Self>) -> Option<Problem<Self>> {
+        Some(p.transposed())
+    }
+    unsafe fn pack_a(
+        kern: &Kernels<Self>,
+        p: &Problem<Self>,
+        rows: usize,
+        cols: usize,
+        src: *const bf16,
+        _: (usize, usize),
+        dst: *mut f32,
+        panel_stride: usize,
+        _: *mut i32,
+    ) {
+        if let Some(pack) = kern.own.pack_a {
+            unsafe { pack(rows, cols, src.cast(), p.a.rs, p.a.cs, dst, panel_stride) }
+        }
+    }
+    unsafe fn pack_b(
+        kern: &Kernels<Self>,
+        p: &Problem<Self>,
+        rows: usize,
+        cols: usize,
+        src: *const bf16,
+        _: (usize, usize),
+        dst: *mut f32,
+        strip_stride: usize,
+        _: *mut i32,
+    ) {
+        if let Some(pack) = kern.own.pack_b {
+            unsafe { pack(rows, cols, src.cast(), p.b.rs, p.b.cs, dst, strip_stride) }
+        }
+    }
+    unsafe fn panel(b: &Block<'_, Self>, l: usize, pi: usize, worker: usize) {
+        let (own, mr) = (&b.ctx.kern.own, b.ctx.shape.mr);
+        unsafe {
+            let ap = b.ctx.bufs.a.add(b.a_slot(pi)).cast_const();
+            float_strips(b, &own.micro, own.apply, ap, 1, mr, l, pi, worker)
+        }
+    }
+    fn packed_set(kern: &Kernels<Self>) -> Option<&Micro<Self, f32>> {
+        Some(&kern.own.micro)
     }
 }
 

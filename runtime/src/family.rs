@@ -271,7 +271,7 @@ impl<F: Family, AP> Micro<F, AP> {
     /// three vectors of columns and its short rows (in that order), reading
     /// what the edge ones cover from their constants; and `pack_b`.
     #[inline(always)]
-    fn new(
+    pub(crate) fn new(
         [full, narrow, two, three, short]: [Instance<MicroFn<F, AP>, MicrokernelConsts>; 5],
         pack_b: Option<PackBFn<F, AP>>,
     ) -> Self {
@@ -456,25 +456,38 @@ unsafe fn float_panel<E: Element>(b: &Block<'_, E>, l: usize, pi: usize, worker:
     let (ctx, p, mr) = (b.ctx, &b.ctx.p, b.ctx.shape.mr);
     match &ctx.kern.in_place {
         Some(micro) if pi < b.a_first => unsafe {
-            float_strips(b, micro, p.a.at(b.ic + pi * mr, b.pc), p.a.rs, 1, l, pi, worker)
+            float_strips(
+                b,
+                micro,
+                ctx.kern.own.apply,
+                p.a.at(b.ic + pi * mr, b.pc),
+                p.a.rs,
+                1,
+                l,
+                pi,
+                worker,
+            )
         },
         _ => unsafe {
             let ap = ctx.bufs.a.add(b.a_slot(pi)).cast_const();
-            float_strips(b, &ctx.kern.own.packed, ap, 1, mr, l, pi, worker)
+            float_strips(b, &ctx.kern.own.packed, ctx.kern.own.apply, ap, 1, mr, l, pi, worker)
         },
     }
 }
 
-/// A float family's tiles of one panel of A at `ap`, with strides `(rs_ap,
-/// cs_ap)`, by the micro-kernel instances `micro`: interior tiles stored
-/// straight into C, the first tile of each whole strip packing it as it reads
-/// B where the block says so, and edge tiles through the packed tile and the
-/// output step.
+/// A family's tiles of one panel of A at `ap`, with strides `(rs_ap,
+/// cs_ap)`, by the f32 or f64 micro-kernel instances `micro` (a float family,
+/// or bf16 widened to f32 as it is packed): interior tiles stored straight
+/// into C, the first tile of each whole strip packing it as it reads B where
+/// the block says so, and edge tiles through the packed tile and the output
+/// step `apply`. The micro-kernels run the block's packed depth (`kp`, the
+/// depth itself for a float family).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn float_strips<E: Element, AP>(
-    b: &Block<'_, E>,
-    micro: &Micro<E, AP>,
+pub(crate) unsafe fn float_strips<F: Family, AP>(
+    b: &Block<'_, F>,
+    micro: &Micro<F, AP>,
+    apply: ApplyFn<F>,
     ap: *const AP,
     rs_ap: usize,
     cs_ap: usize,
@@ -482,22 +495,21 @@ unsafe fn float_strips<E: Element, AP>(
     pi: usize,
     worker: usize,
 ) {
-    let (ctx, p, plan, kc, nr) = (b.ctx, &b.ctx.p, &b.ctx.plan, b.kc, b.ctx.shape.nr);
+    let (p, plan, kp, nr) = (&b.ctx.p, &b.ctx.plan, b.kp, b.ctx.shape.nr);
     let (alpha, beta, rsc, csc) = (p.alpha, b.beta, p.c.rs, p.c.cs);
     unsafe {
         b.strips(l, pi, worker, |s| match micro.pack_b {
             Some(pack_b) if b.fuse && pi == 0 && s.w == nr => {
                 let src = p.b.at(b.pc, b.jc + s.jr);
-                pack_b(kc, alpha, ap, rs_ap, cs_ap, src, p.b.rs, s.bp, beta, s.c, rsc);
+                pack_b(kp, alpha, ap, rs_ap, cs_ap, src, p.b.rs, s.bp, beta, s.c, rsc);
             }
             _ if plan.direct && s.whole => {
-                (micro.full)(kc, alpha, ap, rs_ap, cs_ap, s.bp, s.far_ld, s.far, beta, s.c, rsc)
+                (micro.full)(kp, alpha, ap, rs_ap, cs_ap, s.bp, s.far_ld, s.far, beta, s.c, rsc)
             }
             _ => {
                 let f = micro.get(s.kind);
-                f(kc, E::ONE, ap, rs_ap, cs_ap, s.bp, s.far_ld, s.far, E::ZERO, s.tile, nr);
-                let apply = ctx.kern.own.apply;
-                apply_tile::<E>(apply, s.h, s.w, alpha, s.tile, nr, beta, s.c, rsc, csc);
+                f(kp, F::ONE, ap, rs_ap, cs_ap, s.bp, s.far_ld, s.far, F::ZERO, s.tile, nr);
+                apply_tile::<F>(apply, s.h, s.w, alpha, s.tile, nr, beta, s.c, rsc, csc);
             }
         })
     }

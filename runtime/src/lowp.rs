@@ -3,7 +3,7 @@
 //! views, targets and threads as [`crate::gemm`].
 
 use crate::dispatch::Check;
-use crate::dot::{Bf16, COff, IntExtra, S8S8, U8S8, int_out};
+use crate::dot::{Bf16, Bf16Wide, COff, IntExtra, S8S8, U8S8, int_out};
 use crate::dot_gemv;
 use crate::driver::drive;
 use crate::error::GemmError;
@@ -274,13 +274,16 @@ pub fn gemm_bf16_with(
 }
 
 /// Runs a bf16 problem: one row of A against B's columns contiguous along k
-/// through the GEMV (`dot_gemv`), anything else through the loops.
+/// through the GEMV (`dot_gemv`), anything else through the loops, widened
+/// to f32 where the target's tuning says so (`Bf16Wide`).
 ///
 /// # Safety
 /// As `drive`.
 pub(crate) unsafe fn run_bf16(target: &Target, parallelism: &Parallelism, p: &Problem<Bf16>) {
     if dot_gemv::applies(p) {
         unsafe { dot_gemv::bf16(target, &|| parallelism.workers(), p) };
+    } else if p.packed.is_none() && Bf16Wide::chosen(target) {
+        unsafe { drive(target, &p.widened(), || parallelism.workers()) };
     } else {
         unsafe { drive(target, p, || parallelism.workers()) };
     }

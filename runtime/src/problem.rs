@@ -1,6 +1,6 @@
 //! One GEMM call as raw pointers and element strides, and its transpose.
 
-use crate::family::{Element, Family};
+use crate::family::Family;
 use crate::fused::Epi;
 
 /// A matrix operand: element `(i, j)` is at `ptr + i * rs + j * cs` (strides in
@@ -117,7 +117,7 @@ impl<F: Family> Problem<F> {
     }
 }
 
-impl<T: Element> Problem<T> {
+impl<T: Copy, F: Family<A = T, B = T>> Problem<F> {
     /// The same product seen as `Cᵀ = Bᵀ Aᵀ`: the kernels write rows of C with
     /// unit column stride, and a column-major C has its unit stride along the
     /// columns, which are the rows of `Cᵀ`.

@@ -7,7 +7,12 @@
 use gemmkit::{COffset, GemmError, MatMut, MatRef, Parallelism, Target};
 use half::bf16;
 use proptest::prelude::*;
+use std::sync::Mutex;
 use workspace_tests::Rng;
+
+/// Held by the tests that set the global blocking or tuning, so that each
+/// sees its own (the others here are exact whatever either is).
+static GLOBALS: Mutex<()> = Mutex::new(());
 
 /// A matrix with explicit strides and guard elements around it.
 #[derive(Clone, Debug)]
@@ -449,6 +454,7 @@ fn int8_bad_arguments_are_named() {
 /// in any order.)
 #[test]
 fn int8_and_bf16_across_small_blocks() {
+    let _globals = GLOBALS.lock().unwrap_or_else(|e| e.into_inner());
     let small = gemmkit::Blocking { kc: 40, mc: 24, nc: 64 };
     gemmkit::set_blocking(Some(small)).expect("a valid blocking");
     let mut rng = Rng::new(21);
@@ -488,6 +494,66 @@ fn int8_and_bf16_across_small_blocks() {
             bf16_case(t, threads, (50, 65, 97), (1, 1, 1), (2.0, 0.5), &mut rng);
         }
     }
+    gemmkit::set_blocking(None).expect("back to the model");
+}
+
+/// The two forms of bf16 GEMM on every target, chosen by
+/// `Tuning::bf16_widen`: in pairs through the bf16 dot-product micro-kernel,
+/// and widened to f32 as it is packed through the f32 one. Both match the
+/// reference on small integers, and on random values they agree bit for bit
+/// for the same blocks of k (odd ones included): the widened form keeps the
+/// pairs' order (odd product first). (Alpha 1 and beta 0 or 1, where both
+/// write C from the kernel's sums alike; a column-major C, which the widened
+/// form computes transposed, takes the same products in the same order.)
+#[test]
+fn bf16_widened_and_in_pairs_agree() {
+    let _globals = GLOBALS.lock().unwrap_or_else(|e| e.into_inner());
+    gemmkit::set_blocking(Some(gemmkit::Blocking { kc: 37, mc: 48, nc: 96 })).expect("a valid blocking");
+    let mut rng = Rng::new(77);
+    for t in targets() {
+        let own = gemmkit::tuning(t);
+        for (m, n, k) in [(2, 3, 1), (37, 45, 101), (64, 33, 74), (5, 130, 7)] {
+            for layouts in [(0, 0, 0), (1, 1, 1), (0, 1, 0), (1, 0, 1)] {
+                for beta in [0.0f32, 1.0] {
+                    let mut random = || bf16::from_f32(rng.below(1 << 16) as f32 / 16384.0 - 2.0);
+                    let a = Stored::new(m, k, layouts.0, &mut random);
+                    let b = Stored::new(k, n, layouts.1, &mut random);
+                    let c0 = Stored::new(m, n, layouts.2, || rng.below(1 << 12) as f32 / 64.0 - 32.0);
+                    let results = [false, true].map(|widen| {
+                        let tuning = gemmkit::Tuning {
+                            bf16_widen: widen,
+                            ..own
+                        };
+                        gemmkit::set_tuning(Some(tuning)).expect("a valid tuning");
+                        let mut c = c0.map(|v| v);
+                        let par = parallelism(1 + widen as usize);
+                        gemmkit::gemm_bf16_with(t, &par, 1.0, a.view(), b.view(), beta, c.view_mut())
+                            .unwrap_or_else(|e| panic!("{}: {e}", t.name));
+                        c.data
+                    });
+                    let what = format!("{}: {m}x{n}x{k} layouts {layouts:?} beta {beta}", t.name);
+                    for (off, (x, y)) in results[0].iter().zip(&results[1]).enumerate() {
+                        assert_eq!(
+                            x.to_bits(),
+                            y.to_bits(),
+                            "{what}: at offset {off}: in pairs {x}, widened {y}"
+                        );
+                    }
+                }
+            }
+            for widen in [false, true] {
+                gemmkit::set_tuning(Some(gemmkit::Tuning {
+                    bf16_widen: widen,
+                    ..own
+                }))
+                .expect("a valid tuning");
+                for layouts in [(0, 0, 0), (2, 1, 1)] {
+                    bf16_case(t, 2, (m, n, k), layouts, (0.5, 2.0), &mut rng);
+                }
+            }
+        }
+    }
+    gemmkit::set_tuning(None).expect("back to each target's own");
     gemmkit::set_blocking(None).expect("back to the model");
 }
 
