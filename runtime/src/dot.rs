@@ -1,5 +1,7 @@
 //! The dot-product families: int8 (`u8 x i8` and `i8 x i8` to `i32`, with
-//! oneDNN/MKL's offsets) and bf16 (`bf16 x bf16` to `f32`). They run through
+//! oneDNN/MKL's offsets) and bf16 (`bf16 x bf16` to `f32`; and [`Bf16Wide`],
+//! bf16 widened to f32 as it is packed, for the targets whose bf16 dot
+//! product is an emulation). They run through
 //! the same five loops as the float families; what is theirs is here: how a
 //! block is packed (k in groups of the instruction's depth, with each packed
 //! row's and column's sum for the offsets' compensation), how a tile is

@@ -8,7 +8,7 @@
 
 use crate::api::checked;
 use crate::dispatch::Check;
-use crate::dot::Bf16;
+use crate::dot::{Bf16, Bf16Wide};
 use crate::driver::drive;
 use crate::error::GemmError;
 use crate::generated::Target;
@@ -334,8 +334,19 @@ pub fn gemm_bf16_packed_fused_with<'b>(
     mut c: MatMut<'_, f32>,
     epilogue: &Epilogue<'_, f32>,
 ) -> Result<(), GemmError> {
-    let p = packed_problem::<Bf16, bf16>(target, alpha, &a, &b.into(), beta, &mut c)?;
-    fused_run(target, parallelism, p, epilogue)
+    let b = b.into();
+    match b.wide() {
+        true => {
+            let p = packed_problem::<Bf16Wide, bf16>(target, alpha, &a, &b, beta, &mut c)?;
+            fused_run(target, parallelism, p, epilogue)
+        }
+        false => fused_run(
+            target,
+            parallelism,
+            packed_problem::<Bf16, bf16>(target, alpha, &a, &b, beta, &mut c)?,
+            epilogue,
+        ),
+    }
 }
 
 /// Checks `epilogue` against a checked problem with `f32` C and runs the two.

@@ -6,11 +6,11 @@
 
 use crate::blocking::Blocking;
 use crate::dispatch::Check;
-use crate::dot::Bf16;
+use crate::dot::{Bf16, Bf16Wide};
 use crate::driver::drive;
 use crate::error::GemmError;
 use crate::family::{Element, Family};
-use crate::generated::Target;
+use crate::generated::{Shape, Target};
 use crate::mat::{MatMut, MatRef};
 use crate::parallel::Parallelism;
 use crate::plan::balanced;
@@ -20,45 +20,91 @@ use half::bf16;
 use std::marker::PhantomData;
 
 /// What [`Packable`] is, kept out of the public API: the family that packs
-/// each element type, and the per-call data of a problem that only packs.
+/// each element type (for bf16, one of two, as the target's tuning says), and
+/// how a B of it is packed.
 mod sealed {
-    use crate::dot::{Bf16, COff, IntExtra, U8S8};
+    use super::{Form, Layout, pack_blocks};
+    use crate::dot::{Bf16, Bf16Wide, COff, IntExtra, U8S8};
     use crate::family::Family;
+    use crate::generated::Target;
+    use crate::mat::MatRef;
 
-    pub trait Sealed {
+    pub trait Sealed: Sized {
         type Family: Family<B = Self>;
-        /// The element type's tag in a packed buffer's header.
+        /// The element type's tag in a packed buffer's header (its family's
+        /// form).
         const TAG: u32;
-        fn no_extra() -> <Self::Family as Family>::Extra;
+        /// The form a B of this type is packed in for `target` now.
+        fn form(target: &Target) -> Form {
+            Form::of::<Self::Family>(target, Self::TAG)
+        }
+        /// The form a packed buffer's `tag` names, where it is one of this
+        /// type's.
+        fn form_of(target: &Target, tag: u32) -> Option<Form> {
+            (tag == Self::TAG).then(|| Self::form(target))
+        }
+        /// Packs `b` in `form` (see `pack_blocks`).
+        ///
+        /// # Safety
+        /// As `pack_blocks`, with `dst` aligned for the form's elements.
+        unsafe fn pack(target: &Target, form: &Form, b: MatRef<'_, Self>, l: &Layout, dst: *mut u8, sums: *mut i32);
     }
     impl Sealed for f32 {
         type Family = f32;
         const TAG: u32 = 1;
-        fn no_extra() {}
+        unsafe fn pack(t: &Target, _: &Form, b: MatRef<'_, Self>, l: &Layout, dst: *mut u8, sums: *mut i32) {
+            unsafe { pack_blocks::<f32>(t, b, l, dst.cast(), sums, ()) }
+        }
     }
     impl Sealed for f64 {
         type Family = f64;
         const TAG: u32 = 2;
-        fn no_extra() {}
+        unsafe fn pack(t: &Target, _: &Form, b: MatRef<'_, Self>, l: &Layout, dst: *mut u8, sums: *mut i32) {
+            unsafe { pack_blocks::<f64>(t, b, l, dst.cast(), sums, ()) }
+        }
     }
+    /// bf16 in pairs ([`Bf16`], this tag), or widened to f32 ([`Bf16Wide`],
+    /// [`BF16_WIDE_TAG`]) where the target's tuning widens.
     impl Sealed for half::bf16 {
         type Family = Bf16;
         const TAG: u32 = 3;
-        fn no_extra() {}
+        fn form(target: &Target) -> Form {
+            match Bf16Wide::chosen(target) {
+                true => Form::of::<Bf16Wide>(target, BF16_WIDE_TAG),
+                false => Form::of::<Bf16>(target, Self::TAG),
+            }
+        }
+        fn form_of(target: &Target, tag: u32) -> Option<Form> {
+            match tag {
+                Self::TAG => Some(Form::of::<Bf16>(target, tag)),
+                BF16_WIDE_TAG => Some(Form::of::<Bf16Wide>(target, tag)),
+                _ => None,
+            }
+        }
+        unsafe fn pack(t: &Target, form: &Form, b: MatRef<'_, Self>, l: &Layout, dst: *mut u8, sums: *mut i32) {
+            match form.tag {
+                BF16_WIDE_TAG => unsafe { pack_blocks::<Bf16Wide>(t, b, l, dst.cast(), sums, ()) },
+                _ => unsafe { pack_blocks::<Bf16>(t, b, l, dst.cast(), sums, ()) },
+            }
+        }
     }
     impl Sealed for i8 {
         type Family = U8S8;
         const TAG: u32 = 4;
-        fn no_extra() -> IntExtra {
-            IntExtra {
+        unsafe fn pack(t: &Target, _: &Form, b: MatRef<'_, Self>, l: &Layout, dst: *mut u8, sums: *mut i32) {
+            let extra = IntExtra {
                 a_offset: 0,
                 b_offset: 0,
                 shift: 0,
                 c_offset: COff::Fixed(0),
                 exact: true,
-            }
+            };
+            unsafe { pack_blocks::<U8S8>(t, b, l, dst.cast(), sums, extra) }
         }
     }
+
+    /// The header tag of a bf16 B packed widened to f32.
+    pub const BF16_WIDE_TAG: u32 = 5;
 }
 
 /// The element types a B can be packed ahead for: `f32` and `f64` (for
@@ -91,7 +137,9 @@ impl Packable for i8 {}
 /// for the target it was packed for and for the depth of the blocks of k
 /// chosen then from that target's caches; a call on another target is
 /// refused ([`GemmError::PackedForAnotherTarget`]) rather than computing
-/// garbage.
+/// garbage. A bf16 B is packed in the form the target's tuning chose then
+/// ([`crate::Tuning::bf16_widen`]: widened to `f32`, twice the bytes, or
+/// in pairs), which every call follows.
 ///
 /// ```
 /// use gemmkit::{MatMut, MatRef, PackedB, gemm_packed};
@@ -106,6 +154,8 @@ impl Packable for i8 {}
 /// ```
 pub struct PackedB<T: Packable> {
     target: &'static str,
+    /// The form it is packed in (`Form::tag`).
+    tag: u32,
     k: usize,
     n: usize,
     /// The depth of each block of k but the last.
@@ -160,15 +210,16 @@ impl<T: Packable> PackedB<T> {
     pub fn new_on(target: &Target, b: MatRef<'_, T>) -> Result<Self, GemmError> {
         target.check()?;
         b.check_bounds("b")?;
-        let (k, n) = (b.rows, b.cols);
-        let l = Layout::choose::<T>(target, k, n)?;
-        let mut data = vec![Line([0; 64]); (l.len * size_of::<PackedOf<T>>()).div_ceil(64)];
+        let (k, n, form) = (b.rows, b.cols, T::form(target));
+        let l = Layout::choose(&form, k, n)?;
+        let mut data = vec![Line([0; 64]); (l.len * form.elem).div_ceil(64)];
         let mut sums = vec![0i32; l.sums];
         // SAFETY: `data` holds `l.len` packed elements (zeroed, 64-byte
         // aligned) and `sums` `l.sums` values.
         unsafe {
-            pack_blocks(
+            T::pack(
                 target,
+                &form,
                 b,
                 &l,
                 data.as_mut_ptr().cast(),
@@ -181,6 +232,7 @@ impl<T: Packable> PackedB<T> {
         };
         Ok(PackedB {
             target: target.name,
+            tag: form.tag,
             k,
             n,
             kc: l.kc,
@@ -202,8 +254,9 @@ impl<T: Packable> PackedB<T> {
     /// # Ok::<(), gemmkit::GemmError>(())
     /// ```
     pub fn bytes_needed(target: &Target, k: usize, n: usize) -> Result<usize, GemmError> {
-        Layout::choose::<T>(target, k, n)?
-            .bytes::<T>()
+        let form = T::form(target);
+        Layout::choose(&form, k, n)?
+            .bytes(&form)
             .and_then(|b| b.checked_add(HEADER + 64 + 4))
             .ok_or(GemmError::ShapeOverflow {
                 arg: "b",
@@ -252,12 +305,13 @@ impl<T: Packable> PackedB<T> {
                 found: dest.len(),
             });
         }
-        let l = Layout::choose::<T>(target, k, n)?;
+        let form = T::form(target);
+        let l = Layout::choose(&form, k, n)?;
         let base = dest.as_ptr() as usize;
         // Offsets from `dest`: the data 64-byte aligned at this address, the
         // sums after it aligned for `i32`; all within `need` (checked above).
         let data_off = HEADER + (64 - (base + HEADER) % 64) % 64;
-        let data_end = data_off + l.len * size_of::<PackedOf<T>>();
+        let data_end = data_off + l.len * form.elem;
         let sums_off = data_end + (4 - (base + data_end) % 4) % 4;
         let total = sums_off + l.sums * 4;
         dest[..total].fill(0);
@@ -265,11 +319,12 @@ impl<T: Packable> PackedB<T> {
         // for the packed elements (64 bytes) and the sums' for `i32`.
         unsafe {
             let p = dest.as_mut_ptr();
-            pack_blocks(
+            T::pack(
                 target,
+                &form,
                 b,
                 &l,
-                p.add(data_off).cast(),
+                p.add(data_off),
                 if l.sums == 0 {
                     std::ptr::null_mut()
                 } else {
@@ -282,7 +337,7 @@ impl<T: Packable> PackedB<T> {
         let head = &mut dest[..HEADER];
         head[..8].copy_from_slice(&MAGIC);
         head[8..12].copy_from_slice(&VERSION.to_le_bytes());
-        head[12..16].copy_from_slice(&T::TAG.to_le_bytes());
+        head[12..16].copy_from_slice(&form.tag.to_le_bytes());
         head[16..16 + name.len().min(NAME)].copy_from_slice(&name[..name.len().min(NAME)]);
         for (i, v) in [k, n, l.kc, l.block, l.width, data_off, sums_off, total]
             .into_iter()
@@ -306,6 +361,7 @@ impl<T: Packable> PackedB<T> {
     pub fn as_packed_ref(&self) -> PackedBRef<'_, T> {
         PackedBRef {
             target: self.target,
+            tag: self.tag,
             k: self.k,
             n: self.n,
             kc: self.kc,
@@ -373,13 +429,42 @@ impl<'a, T: Packable> From<&'a PackedB<T>> for PackedBRef<'a, T> {
     }
 }
 
-/// The packed element type of `T`'s family.
-type PackedOf<T> = <<T as sealed::Sealed>::Family as Family>::PackedB;
+/// How a B is packed: what the layout needs of the family that packs it
+/// (its tile's columns, packed element, depth and sums), and the tag that
+/// names it in a packed buffer's header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Form {
+    tag: u32,
+    shape: Shape,
+    /// Bytes of a packed element.
+    elem: usize,
+    depth: usize,
+    sums: bool,
+}
+
+impl Form {
+    /// Family `F`'s form on `target`, named `tag`.
+    fn of<F: Family>(target: &Target, tag: u32) -> Form {
+        Form {
+            tag,
+            shape: F::shape(target),
+            elem: size_of::<F::PackedB>(),
+            depth: F::DEPTH,
+            sums: F::SUMS,
+        }
+    }
+
+    /// As [`Family::packed_depth`].
+    fn packed_depth(&self, kc: usize) -> usize {
+        kc.div_ceil(self.depth) * self.depth
+    }
+}
 
 /// The header of a packed buffer ([`PackedB::pack_into`]): `MAGIC`,
-/// `VERSION` (u32), the element's tag (u32), the target's name (`NAME`
-/// bytes, zero-padded), then as u64: k, n, kc, block, width, the data's and
-/// the sums' offsets and the bytes used, all little-endian; zeros to `HEADER`.
+/// `VERSION` (u32), the form's tag (u32: the element type, and for bf16
+/// whether it is widened), the target's name (`NAME` bytes, zero-padded),
+/// then as u64: k, n, kc, block, width, the data's and the sums' offsets and
+/// the bytes used, all little-endian; zeros to `HEADER`.
 const HEADER: usize = 128;
 const MAGIC: [u8; 8] = *b"gemmkitB";
 const VERSION: u32 = 1;
@@ -387,7 +472,7 @@ const NAME: usize = 32;
 
 /// Where a packed B's blocks of k lie, chosen when it is packed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Layout {
+pub struct Layout {
     /// The depth of each block of k but the last.
     kc: usize,
     /// Packed elements from one block of k to the next.
@@ -403,21 +488,20 @@ struct Layout {
 impl Layout {
     /// The layout the loops of `target` would choose for a `k x n` B (the
     /// depth of `plan::rest`).
-    fn choose<T: Packable>(target: &Target, k: usize, n: usize) -> Result<Self, GemmError> {
-        let shape = T::Family::shape(target);
-        let kc = balanced(k, Blocking::for_shape(shape, size_of::<PackedOf<T>>(), n, 0).kc, 1);
-        Self::with_kc::<T>(target, k, n, kc).ok_or(GemmError::ShapeOverflow {
+    fn choose(form: &Form, k: usize, n: usize) -> Result<Self, GemmError> {
+        let kc = balanced(k, Blocking::for_shape(form.shape, form.elem, n, 0).kc, 1);
+        Self::with_kc(form, k, n, kc).ok_or(GemmError::ShapeOverflow {
             arg: "b",
             rows: k,
             cols: n,
         })
     }
 
-    /// The layout of a `k x n` B in blocks of `kc` (at least 1) on
-    /// `target`; `None` where it does not fit in `usize` bytes.
-    fn with_kc<T: Packable>(target: &Target, k: usize, n: usize, kc: usize) -> Option<Self> {
-        let nr = T::Family::shape(target).nr;
-        let depth = <T::Family as Family>::packed_depth;
+    /// The layout of a `k x n` B in blocks of `kc` (at least 1) in `form`;
+    /// `None` where it does not fit in `usize` bytes.
+    fn with_kc(form: &Form, k: usize, n: usize, kc: usize) -> Option<Self> {
+        let nr = form.shape.nr;
+        let depth = |kc| form.packed_depth(kc);
         let width = n.div_ceil(nr).checked_mul(nr)?;
         let block = depth(kc).checked_mul(width)?;
         let blocks = k.div_ceil(kc);
@@ -427,11 +511,7 @@ impl Layout {
                 .checked_mul(block)?
                 .checked_add(depth(k - (blocks - 1) * kc).checked_mul(width)?)?,
         };
-        let sums = if <T::Family as Family>::SUMS {
-            blocks.checked_mul(width)?
-        } else {
-            0
-        };
+        let sums = if form.sums { blocks.checked_mul(width)? } else { 0 };
         let l = Layout {
             kc,
             block,
@@ -439,37 +519,37 @@ impl Layout {
             len,
             sums,
         };
-        l.bytes::<T>().map(|_| l)
+        l.bytes(form).map(|_| l)
     }
 
-    /// The bytes of its data and sums.
-    fn bytes<T: Packable>(&self) -> Option<usize> {
-        self.len
-            .checked_mul(size_of::<PackedOf<T>>())?
-            .checked_add(self.sums.checked_mul(4)?)
+    /// The bytes of its data and sums in `form`.
+    fn bytes(&self, form: &Form) -> Option<usize> {
+        self.len.checked_mul(form.elem)?.checked_add(self.sums.checked_mul(4)?)
     }
 }
 
-/// Packs `b` for `target` in layout `l`.
+/// Packs `b` for `target` in layout `l`, as family `F` packs it (`extra`: a
+/// problem's data that leaves B as it is).
 ///
 /// # Safety
 /// `dst` is writable for `l.len` packed elements, aligned for them and
 /// zeroed; `sums` writable for `l.sums` values (null where there are none).
-unsafe fn pack_blocks<T: Packable>(
+unsafe fn pack_blocks<F: Family>(
     target: &Target,
-    b: MatRef<'_, T>,
+    b: MatRef<'_, F::B>,
     l: &Layout,
-    dst: *mut PackedOf<T>,
+    dst: *mut F::PackedB,
     sums: *mut i32,
+    extra: F::Extra,
 ) {
     let (k, n) = (b.rows, b.cols);
-    let shape = T::Family::shape(target);
-    let depth = <T::Family as Family>::packed_depth;
-    let p: Problem<T::Family> = Problem {
+    let shape = F::shape(target);
+    let depth = F::packed_depth;
+    let p: Problem<F> = Problem {
         m: 0,
         n,
         k,
-        alpha: <T::Family as Family>::ONE,
+        alpha: F::ONE,
         a: Operand {
             ptr: std::ptr::null(),
             rs: 0,
@@ -480,23 +560,23 @@ unsafe fn pack_blocks<T: Packable>(
             rs: b.rs,
             cs: b.cs,
         },
-        beta: <T::Family as Family>::ZERO,
+        beta: F::ZERO,
         c: Operand {
             ptr: std::ptr::null_mut(),
             rs: 0,
             cs: 0,
         },
-        extra: T::no_extra(),
+        extra,
         packed: None,
         epi: None,
     };
-    let kern = T::Family::kernels(target);
+    let kern = F::kernels(target);
     for bi in 0..k.div_ceil(l.kc) {
         let (pc, rows) = (bi * l.kc, l.kc.min(k - bi * l.kc));
         // SAFETY: B's view is in bounds; block `bi` of the buffer holds
         // `depth(rows)` packed rows of every strip, `width` columns.
         unsafe {
-            T::Family::pack_b(
+            F::pack_b(
                 &kern,
                 &p,
                 rows,
@@ -535,6 +615,8 @@ unsafe fn pack_blocks<T: Packable>(
 #[derive(Clone, Copy)]
 pub struct PackedBRef<'a, T: Packable> {
     target: &'static str,
+    /// The form it is packed in (`Form::tag`).
+    tag: u32,
     k: usize,
     n: usize,
     kc: usize,
@@ -591,13 +673,13 @@ impl<'a, T: Packable> PackedBRef<'a, T> {
         if u32_at(8) != VERSION {
             return bad("made by another version of gemmkit");
         }
-        if u32_at(12) != T::TAG {
-            return bad("packed for another element type");
-        }
         let name = &bytes[16..16 + NAME];
         let name = &name[..name.iter().position(|&c| c == 0).unwrap_or(NAME)];
         let Some(target) = crate::compiled().iter().find(|t| t.name.as_bytes() == name) else {
             return bad("packed for a target this build does not have");
+        };
+        let Some(form) = T::form_of(target, u32_at(12)) else {
+            return bad("packed for another element type");
         };
         let mut v = [0usize; 8];
         for (i, v) in v.iter_mut().enumerate() {
@@ -611,13 +693,13 @@ impl<'a, T: Packable> PackedBRef<'a, T> {
         if kc == 0 || kc > k.max(1) {
             return bad("blocks of k that do not fit its depth");
         }
-        let Some(l) = Layout::with_kc::<T>(target, k, n, kc) else {
+        let Some(l) = Layout::with_kc(&form, k, n, kc) else {
             return bad("dimensions past usize");
         };
         if (block, width) != (l.block, l.width) {
             return bad("blocks that do not match its dimensions");
         }
-        let data_end = data_off.checked_add(l.len * size_of::<PackedOf<T>>());
+        let data_end = data_off.checked_add(l.len * form.elem);
         let sums_end = sums_off.checked_add(l.sums * 4);
         // As `pack_into` lays them out: the sums right after the data (at
         // most 3 bytes of padding between), ending the bytes used.
@@ -631,11 +713,13 @@ impl<'a, T: Packable> PackedBRef<'a, T> {
         let base = bytes.as_ptr();
         // SAFETY: both offsets are within `bytes` (checked above).
         let (data, sums) = unsafe { (base.add(data_off), base.add(sums_off).cast::<i32>()) };
-        if !data.cast::<PackedOf<T>>().is_aligned() || (l.sums > 0 && !sums.is_aligned()) {
+        // (Each packed element's alignment is its size.)
+        if !(data as usize).is_multiple_of(form.elem) || (l.sums > 0 && !sums.is_aligned()) {
             return bad("at an address not aligned for its elements");
         }
         Ok(PackedBRef {
             target: target.name,
+            tag: form.tag,
             k,
             n,
             kc,
@@ -727,6 +811,14 @@ impl<'a, T: Packable> PackedBRef<'a, T> {
     }
 }
 
+impl PackedBRef<'_, bf16> {
+    /// Whether it is packed widened to f32 (for [`Bf16Wide`]) rather than in
+    /// pairs (for [`Bf16`]).
+    pub(crate) fn wide(&self) -> bool {
+        self.tag == sealed::BF16_WIDE_TAG
+    }
+}
+
 impl<T: Element + Packable> PackedBRef<'_, T> {
     /// Writes the `k x n` B it holds into `out` (any strides), as it was
     /// given to the packer: for a caller that holds two packed operands and
@@ -761,7 +853,9 @@ impl<T: Element + Packable> PackedBRef<'_, T> {
             });
         };
         // A float family packs each element as itself, one row of k at a time.
-        debug_assert!(<T::Family as Family>::DEPTH == 1 && size_of::<PackedOf<T>>() == size_of::<T>());
+        debug_assert!(
+            <T::Family as Family>::DEPTH == 1 && size_of::<<T::Family as Family>::PackedB>() == size_of::<T>()
+        );
         let nr = T::Family::shape(target).nr;
         let data = self.data.cast::<T>();
         let (out_ptr, rs, cs) = (out.data.as_mut_ptr(), out.rs, out.cs);
@@ -879,7 +973,11 @@ pub fn gemm_bf16_packed_with<'b>(
     beta: f32,
     c: MatMut<'_, f32>,
 ) -> Result<(), GemmError> {
-    packed_call::<Bf16, bf16>(target, parallelism, alpha, a, b.into(), beta, c)
+    let b = b.into();
+    match b.wide() {
+        true => packed_call::<Bf16Wide, bf16>(target, parallelism, alpha, a, b, beta, c),
+        false => packed_call::<Bf16, bf16>(target, parallelism, alpha, a, b, beta, c),
+    }
 }
 
 /// One call with a packed B, checked.

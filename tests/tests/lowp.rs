@@ -502,9 +502,12 @@ fn int8_and_bf16_across_small_blocks() {
 /// and widened to f32 as it is packed through the f32 one. Both match the
 /// reference on small integers, and on random values they agree bit for bit
 /// for the same blocks of k (odd ones included): the widened form keeps the
-/// pairs' order (odd product first). (Alpha 1 and beta 0 or 1, where both
-/// write C from the kernel's sums alike; a column-major C, which the widened
-/// form computes transposed, takes the same products in the same order.)
+/// pairs' order (odd product first). So does a B packed ahead in either form
+/// (owned, or as bytes read back), called in the form it was packed in
+/// whatever the tuning is at the call. (Alpha 1 and beta 0 or 1, where both
+/// forms write C from the kernel's sums alike; a column-major C, which the
+/// widened form computes transposed, takes the same products in the same
+/// order.)
 #[test]
 fn bf16_widened_and_in_pairs_agree() {
     let _globals = GLOBALS.lock().unwrap_or_else(|e| e.into_inner());
@@ -512,6 +515,13 @@ fn bf16_widened_and_in_pairs_agree() {
     let mut rng = Rng::new(77);
     for t in targets() {
         let own = gemmkit::tuning(t);
+        let set = |widen: bool| {
+            gemmkit::set_tuning(Some(gemmkit::Tuning {
+                bf16_widen: widen,
+                ..own
+            }))
+            .expect("a valid tuning")
+        };
         for (m, n, k) in [(2, 3, 1), (37, 45, 101), (64, 33, 74), (5, 130, 7)] {
             for layouts in [(0, 0, 0), (1, 1, 1), (0, 1, 0), (1, 0, 1)] {
                 for beta in [0.0f32, 1.0] {
@@ -519,34 +529,49 @@ fn bf16_widened_and_in_pairs_agree() {
                     let a = Stored::new(m, k, layouts.0, &mut random);
                     let b = Stored::new(k, n, layouts.1, &mut random);
                     let c0 = Stored::new(m, n, layouts.2, || rng.below(1 << 12) as f32 / 64.0 - 32.0);
-                    let results = [false, true].map(|widen| {
-                        let tuning = gemmkit::Tuning {
-                            bf16_widen: widen,
-                            ..own
-                        };
-                        gemmkit::set_tuning(Some(tuning)).expect("a valid tuning");
-                        let mut c = c0.map(|v| v);
-                        let par = parallelism(1 + widen as usize);
-                        gemmkit::gemm_bf16_with(t, &par, 1.0, a.view(), b.view(), beta, c.view_mut())
-                            .unwrap_or_else(|e| panic!("{}: {e}", t.name));
-                        c.data
-                    });
                     let what = format!("{}: {m}x{n}x{k} layouts {layouts:?} beta {beta}", t.name);
-                    for (off, (x, y)) in results[0].iter().zip(&results[1]).enumerate() {
-                        assert_eq!(
-                            x.to_bits(),
-                            y.to_bits(),
-                            "{what}: at offset {off}: in pairs {x}, widened {y}"
-                        );
+                    let run = |form: String, threads: usize, packed: Option<gemmkit::PackedBRef<'_, bf16>>| {
+                        let mut c = c0.map(|v| v);
+                        let par = parallelism(threads);
+                        let done = match packed {
+                            Some(p) => gemmkit::gemm_bf16_packed_with(t, &par, 1.0, a.view(), p, beta, c.view_mut()),
+                            None => gemmkit::gemm_bf16_with(t, &par, 1.0, a.view(), b.view(), beta, c.view_mut()),
+                        };
+                        done.unwrap_or_else(|e| panic!("{what}: {form}: {e}"));
+                        (form, c.data)
+                    };
+                    let mut results = vec![];
+                    for widen in [false, true] {
+                        set(widen);
+                        let owned = gemmkit::PackedB::new_on(t, b.view()).expect("packs");
+                        // Bytes at an odd address (`pack_into` aligns the data wherever they start).
+                        let need = gemmkit::PackedB::<bf16>::bytes_needed(t, k, n).expect("fits");
+                        let mut bytes = vec![0u8; need + 3];
+                        gemmkit::PackedB::pack_into(t, b.view(), &mut bytes[3..]).expect("packs");
+                        results.push(run(format!("widen {widen}"), 1 + widen as usize, None));
+                        // Called in the form it was packed in, whatever the tuning.
+                        for now in [widen, !widen] {
+                            set(now);
+                            let read = gemmkit::PackedBRef::<bf16>::from_bytes(&bytes[3..]).expect("reads back");
+                            let form = format!("B packed with widen {widen}, called with {now}");
+                            results.push(run(form.clone(), 2, Some((&owned).into())));
+                            results.push(run(format!("{form}, from bytes"), 1, Some(read)));
+                        }
+                    }
+                    let (first, want) = &results[0];
+                    for (form, got) in &results[1..] {
+                        for (off, (x, y)) in want.iter().zip(got).enumerate() {
+                            assert_eq!(
+                                x.to_bits(),
+                                y.to_bits(),
+                                "{what}: at offset {off}: {first} {x}, {form} {y}"
+                            );
+                        }
                     }
                 }
             }
             for widen in [false, true] {
-                gemmkit::set_tuning(Some(gemmkit::Tuning {
-                    bf16_widen: widen,
-                    ..own
-                }))
-                .expect("a valid tuning");
+                set(widen);
                 for layouts in [(0, 0, 0), (2, 1, 1)] {
                     bf16_case(t, 2, (m, n, k), layouts, (0.5, 2.0), &mut rng);
                 }
