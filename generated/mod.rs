@@ -861,6 +861,12 @@ pub struct Tuning {
     /// the product, up to this: each row of the weights then streams from
     /// memory in one run instead of in pieces a whole pass apart.
     pub skinny_kc: usize,
+    /// The blocking model shortens the depth of a block (KC) so that B's
+    /// block (at least 16 strips) fits half the L2 only where that leaves at
+    /// least this depth; otherwise KC is the L1's and B's block streams from
+    /// the L3. Low where the L3 is slow to stream from, high where each pass
+    /// over C that a shallower block adds costs more.
+    pub min_kc_in_l2: usize,
     /// Rows of B (or columns of A) per pack item: long reads, yet enough items
     /// for a lane's packing to split between workers.
     pub pack_chunk: usize,
@@ -1464,6 +1470,7 @@ pub static TARGETS: &[Target] = &[
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
+            min_kc_in_l2: 256,
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: false,
@@ -2026,6 +2033,7 @@ pub static TARGETS: &[Target] = &[
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
+            min_kc_in_l2: 256,
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,
@@ -2579,6 +2587,7 @@ pub static TARGETS: &[Target] = &[
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
+            min_kc_in_l2: 256,
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,
@@ -3130,6 +3139,7 @@ pub static TARGETS: &[Target] = &[
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
+            min_kc_in_l2: 1024,
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,
@@ -3680,6 +3690,7 @@ pub static TARGETS: &[Target] = &[
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
+            min_kc_in_l2: 1024,
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,
@@ -4231,6 +4242,7 @@ pub static TARGETS: &[Target] = &[
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
+            min_kc_in_l2: 256,
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,
@@ -4779,6 +4791,7 @@ pub static TARGETS: &[Target] = &[
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
+            min_kc_in_l2: 256,
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,
@@ -5327,6 +5340,7 @@ pub static TARGETS: &[Target] = &[
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
+            min_kc_in_l2: 256,
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,
@@ -5881,6 +5895,7 @@ pub static TARGETS: &[Target] = &[
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
+            min_kc_in_l2: 256,
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,
@@ -6429,6 +6444,7 @@ pub static TARGETS: &[Target] = &[
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
+            min_kc_in_l2: 256,
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,
@@ -6976,6 +6992,7 @@ pub static TARGETS: &[Target] = &[
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
+            min_kc_in_l2: 256,
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,

@@ -211,7 +211,7 @@ impl<T: Packable> PackedB<T> {
         target.check()?;
         b.check_bounds("b")?;
         let (k, n, form) = (b.rows, b.cols, T::form(target));
-        let l = Layout::choose(&form, k, n)?;
+        let l = Layout::choose(target, &form, k, n)?;
         let mut data = vec![Line([0; 64]); (l.len * form.elem).div_ceil(64)];
         let mut sums = vec![0i32; l.sums];
         // SAFETY: `data` holds `l.len` packed elements (zeroed, 64-byte
@@ -255,7 +255,7 @@ impl<T: Packable> PackedB<T> {
     /// ```
     pub fn bytes_needed(target: &Target, k: usize, n: usize) -> Result<usize, GemmError> {
         let form = T::form(target);
-        Layout::choose(&form, k, n)?
+        Layout::choose(target, &form, k, n)?
             .bytes(&form)
             .and_then(|b| b.checked_add(HEADER + 64 + 4))
             .ok_or(GemmError::ShapeOverflow {
@@ -306,7 +306,7 @@ impl<T: Packable> PackedB<T> {
             });
         }
         let form = T::form(target);
-        let l = Layout::choose(&form, k, n)?;
+        let l = Layout::choose(target, &form, k, n)?;
         let base = dest.as_ptr() as usize;
         // Offsets from `dest`: the data 64-byte aligned at this address, the
         // sums after it aligned for `i32`; all within `need` (checked above).
@@ -488,8 +488,9 @@ pub struct Layout {
 impl Layout {
     /// The layout the loops of `target` would choose for a `k x n` B (the
     /// depth of `plan::rest`).
-    fn choose(form: &Form, k: usize, n: usize) -> Result<Self, GemmError> {
-        let kc = balanced(k, Blocking::for_shape(form.shape, form.elem, n, 0).kc, 1);
+    fn choose(target: &Target, form: &Form, k: usize, n: usize) -> Result<Self, GemmError> {
+        let floor = crate::tuning(target).min_kc_in_l2;
+        let kc = balanced(k, Blocking::for_shape(form.shape, form.elem, n, floor, 0).kc, 1);
         Self::with_kc(form, k, n, kc).ok_or(GemmError::ShapeOverflow {
             arg: "b",
             rows: k,

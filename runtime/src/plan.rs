@@ -543,7 +543,7 @@ pub(crate) fn rest<F: Family>(
     } else {
         0
     };
-    let model = Blocking::for_shape(shape, size_of::<F::PackedB>(), n, min_kc);
+    let model = Blocking::for_shape(shape, size_of::<F::PackedB>(), n, tuning.min_kc_in_l2, min_kc);
     // A family that may not split k has it in one block; its blocks of A and
     // B keep the model's sizes in elements, in fewer rows and columns.
     // A packed B fixed the blocks of k when it was packed.
