@@ -861,12 +861,13 @@ pub struct Tuning {
     /// the product, up to this: each row of the weights then streams from
     /// memory in one run instead of in pieces a whole pass apart.
     pub skinny_kc: usize,
-    /// The blocking model shortens the depth of a block (KC) so that B's
-    /// block (at least 16 strips) fits half the L2 only where that leaves at
-    /// least this depth; otherwise KC is the L1's and B's block streams from
-    /// the L3. Low where the L3 is slow to stream from, high where each pass
-    /// over C that a shallower block adds costs more.
-    pub min_kc_in_l2: usize,
+    /// The share of the L2, in percent, that the blocking model gives B's
+    /// block (at least 16 strips): it shortens the depth of a block (KC) to
+    /// keep B's block there where that leaves a depth of at least 256 (else
+    /// KC is the L1's and B's block streams from the L3). Half where the L3
+    /// is slow to stream from, more where each pass over C that a shallower
+    /// block adds costs more.
+    pub l2_percent_for_b: usize,
     /// Rows of B (or columns of A) per pack item: long reads, yet enough items
     /// for a lane's packing to split between workers.
     pub pack_chunk: usize,
@@ -1470,7 +1471,7 @@ pub static TARGETS: &[Target] = &[
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
-            min_kc_in_l2: 256,
+            l2_percent_for_b: 50,
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: false,
@@ -2033,7 +2034,7 @@ pub static TARGETS: &[Target] = &[
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
-            min_kc_in_l2: 256,
+            l2_percent_for_b: 50,
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,
@@ -2587,7 +2588,7 @@ pub static TARGETS: &[Target] = &[
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
-            min_kc_in_l2: 256,
+            l2_percent_for_b: 50,
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,
@@ -3139,7 +3140,7 @@ pub static TARGETS: &[Target] = &[
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
-            min_kc_in_l2: 1024,
+            l2_percent_for_b: 100,
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,
@@ -3690,7 +3691,7 @@ pub static TARGETS: &[Target] = &[
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
-            min_kc_in_l2: 1024,
+            l2_percent_for_b: 100,
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,
@@ -4242,7 +4243,7 @@ pub static TARGETS: &[Target] = &[
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
-            min_kc_in_l2: 256,
+            l2_percent_for_b: 50,
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,
@@ -4791,7 +4792,7 @@ pub static TARGETS: &[Target] = &[
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
-            min_kc_in_l2: 256,
+            l2_percent_for_b: 50,
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,
@@ -5340,7 +5341,7 @@ pub static TARGETS: &[Target] = &[
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
-            min_kc_in_l2: 256,
+            l2_percent_for_b: 50,
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,
@@ -5895,7 +5896,7 @@ pub static TARGETS: &[Target] = &[
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
-            min_kc_in_l2: 256,
+            l2_percent_for_b: 50,
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,
@@ -6444,7 +6445,7 @@ pub static TARGETS: &[Target] = &[
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
-            min_kc_in_l2: 256,
+            l2_percent_for_b: 50,
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,
@@ -6992,7 +6993,7 @@ pub static TARGETS: &[Target] = &[
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
-            min_kc_in_l2: 256,
+            l2_percent_for_b: 50,
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,

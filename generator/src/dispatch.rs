@@ -36,7 +36,7 @@ pub const TUNING_FIELDS: &[(&str, &str)] = &[
     ("blocked_split_volume", "usize"),
     ("skinny_rows", "usize"),
     ("skinny_kc", "usize"),
-    ("min_kc_in_l2", "usize"),
+    ("l2_percent_for_b", "usize"),
     ("pack_chunk", "usize"),
     ("max_lanes", "usize"),
     ("bf16_widen", "bool"),

@@ -124,10 +124,10 @@ static COMMON: Target = Target {
         // (B's block then at most 2 MiB). BENCHMARKS.md, "skinny".
         ("tuning.skinny_rows", "128"),
         ("tuning.skinny_kc", "4096"),
-        // B's block kept in the L2 from a depth of 256: on an Intel Xeon
-        // (2 MiB L2) a deeper block streaming from the L3 ran at 0.45-0.74 of
-        // this (BENCHMARKS.md, "MIN_KC").
-        ("tuning.min_kc_in_l2", "256"),
+        // B's block in half the L2 (where that leaves a depth of at least
+        // 256): on an Intel Xeon (2 MiB L2) a block twice as deep, in the
+        // whole L2, ran at 0.74 of this (BENCHMARKS.md, "MIN_KC").
+        ("tuning.l2_percent_for_b", "50"),
         ("tuning.pack_chunk", "64"),
         ("tuning.max_lanes", "16"),
         // bf16 widened to f32 when packed, where the bf16 dot product is an
@@ -292,11 +292,11 @@ pub static AVX2: Target = Target {
         // the packed micro-kernel from 48 up (BENCHMARKS.md, "small: the small
         // path up to 256"), where AVX-512's four-vector blocks keep it ahead to 256.
         ("tuning.small", "47"),
-        // B's block never shortened below the L1's depth to fit the L2: on
-        // Zen 2 (512 KiB L2, an L3 that streams well) KC 680 over 256 (the
-        // L2's) took f32 512-2048 up 2-6% on one core and 10-15% on two, f64
-        // 2-8% (BENCHMARKS.md, "min_kc_in_l2").
-        ("tuning.min_kc_in_l2", "1024"),
+        // B's block in the whole L2: on Zen 2 (512 KiB L2, an L3 that
+        // streams well) KC 512 rather than half the L2's 256 took f32 squares
+        // up 3-6% on one core and 8-12% on two, 64 x 4096 x 4096 on two 15%
+        // (BENCHMARKS.md, "l2_percent_for_b").
+        ("tuning.l2_percent_for_b", "100"),
         // 6 x 2 accumulators + 2 B vectors + 1 broadcast = 15 of 16 ymm.
         ("f32.MR", "6"),
         ("f32.NR", "16"),

@@ -7,7 +7,8 @@
 //! it; the packed `KC x NC` block of B is reused for every `MR` panel and stays in
 //! L2; the `MC x KC` block of A (read in place, or packed when transposed) stays
 //! in L3. Each block gets about half its cache, leaving room for the streaming
-//! operand and C, except that B's block is at least [`MIN_STRIPS`] strips wide
+//! operand and C (B's block the share of the L2 its target's tuning gives
+//! it, `Tuning::l2_percent_for_b`), except that B's block is at least [`MIN_STRIPS`] strips wide
 //! even where that overflows the L2: wide tiles (64 columns) leave few strips
 //! in half an L2, and each A micro-panel's trip from L3 to L1 is then shared by
 //! too few micro-kernel calls. With threads, B's block is one such block per
@@ -128,9 +129,8 @@ fn parse_size(s: &str) -> Option<usize> {
 
 impl Blocking {
     /// The analytical model for a micro-kernel of shape `shape` on elements of
-    /// `elem` bytes, with the best target's depth floor for keeping B's block
-    /// in the L2 ([`Tuning::min_kc_in_l2`], see
-    /// [`Blocking::model_for_width`]).
+    /// `elem` bytes, with the best target's share of the L2 for B's block
+    /// ([`Tuning::l2_percent_for_b`], see [`Blocking::model_for_width`]).
     ///
     /// ```
     /// use gemmkit::{Blocking, CacheSizes};
@@ -139,40 +139,48 @@ impl Blocking {
     /// assert_eq!((b.mc % shape.mr, b.nc % shape.nr), (0, 0));
     /// ```
     ///
-    /// [`Tuning::min_kc_in_l2`]: crate::Tuning::min_kc_in_l2
+    /// [`Tuning::l2_percent_for_b`]: crate::Tuning::l2_percent_for_b
     pub fn model(caches: CacheSizes, shape: Shape, elem: usize) -> Blocking {
-        let floor = crate::tuning(crate::best()).min_kc_in_l2;
-        Blocking::model_for_width(caches, shape, elem, usize::MAX, floor)
+        let share = crate::tuning(crate::best()).l2_percent_for_b;
+        Blocking::model_for_width(caches, shape, elem, usize::MAX, share)
     }
 
-    /// [`Blocking::model`] for a B of `n` columns, and with B's block kept in
-    /// the L2 only at a depth of at least `min_kc_in_l2`: B's block is no wider
-    /// than B, so a narrow B fits the L2 at a greater depth (fewer passes over
-    /// C).
+    /// [`Blocking::model`] for a B of `n` columns, with `l2_percent_for_b`
+    /// percent of the L2 for B's block: B's block is no wider than B, so a
+    /// narrow B fits the L2 at a greater depth (fewer passes over C).
     ///
     /// ```
     /// use gemmkit::{Blocking, CacheSizes};
     /// let shape = gemmkit::best().shapes.f32;
-    /// let narrow = Blocking::model_for_width(CacheSizes::DEFAULT, shape, 4, shape.nr, 256);
-    /// assert!(narrow.kc >= Blocking::model_for_width(CacheSizes::DEFAULT, shape, 4, usize::MAX, 256).kc);
+    /// let narrow = Blocking::model_for_width(CacheSizes::DEFAULT, shape, 4, shape.nr, 50);
+    /// assert!(narrow.kc >= Blocking::model_for_width(CacheSizes::DEFAULT, shape, 4, usize::MAX, 50).kc);
     /// ```
-    pub fn model_for_width(caches: CacheSizes, shape: Shape, elem: usize, n: usize, min_kc_in_l2: usize) -> Blocking {
+    pub fn model_for_width(
+        caches: CacheSizes,
+        shape: Shape,
+        elem: usize,
+        n: usize,
+        l2_percent_for_b: usize,
+    ) -> Blocking {
         let (mr, nr) = (shape.mr.max(1), shape.nr.max(1));
+        // B's share of the L2 (the target's tuning; half where the L3 is slow
+        // to stream from, the whole L2 where each pass over C costs more).
+        let l2_b = caches.l2.saturating_mul(l2_percent_for_b.clamp(1, 100)) / 100;
         // A micro-panel (MR x KC) in half of L1 ...
         let kc_l1 = (caches.l1d / 2 / (mr * elem)).clamp(64, 1024) / 8 * 8;
-        // ... but no deeper than lets `MIN_STRIPS` strips of B fit in half of
-        // the L2, where that leaves at least `min_kc_in_l2` (the target's
-        // tuning): B's block then stays in the L2. Where it would be
-        // shallower, each pass over C it adds costs more than B's block
-        // streaming from the L3: the L1's depth is kept (BENCHMARKS.md,
-        // "MIN_STRIPS", "MIN_KC" and "min_kc_in_l2").
+        // ... but no deeper than lets `MIN_STRIPS` strips of B fit in B's share
+        // of the L2, where that leaves at least `MIN_KC`: B's block then stays
+        // in the L2, as the model wants it. An L2 too small for that at a
+        // useful depth (1 MiB with 64-column strips) keeps the L1's depth, and
+        // B's block streams from L3 (BENCHMARKS.md, "MIN_STRIPS", "MIN_KC" and
+        // "l2_percent_for_b").
         let width = (MIN_STRIPS * nr).min(n.div_ceil(nr).saturating_mul(nr));
-        let kc_l2 = caches.l2 / 2 / (width.max(nr) * elem) / 8 * 8;
-        let kc = if kc_l2 >= min_kc_in_l2 { kc_l1.min(kc_l2) } else { kc_l1 };
-        // B block (KC x NC) in half of L2, but at least `MIN_STRIPS` strips wide:
-        // each A micro-panel comes into L1 from L3 once per B block, and is then
-        // reused by one micro-kernel call per strip.
-        let nc = round_down((caches.l2 / 2 / (kc * elem)).max(MIN_STRIPS * nr).clamp(nr, 8192), nr);
+        let kc_l2 = l2_b / (width.max(nr) * elem) / 8 * 8;
+        let kc = if kc_l2 >= MIN_KC { kc_l1.min(kc_l2) } else { kc_l1 };
+        // B block (KC x NC) in its share of L2, but at least `MIN_STRIPS`
+        // strips wide: each A micro-panel comes into L1 from L3 once per B
+        // block, and is then reused by one micro-kernel call per strip.
+        let nc = round_down((l2_b / (kc * elem)).max(MIN_STRIPS * nr).clamp(nr, 8192), nr);
         // A block (MC x KC) in half of L3, at most 4096 rows.
         let mc = round_down((caches.l3 / 2 / (kc * elem)).clamp(mr, 4096), mr);
         Blocking { kc, mc, nc }
@@ -180,11 +188,11 @@ impl Blocking {
 
     /// What a GEMM call on `shape` with a B of `n` columns uses: the override if
     /// one is set, else the model for this machine's caches and the target's
-    /// `min_kc_in_l2`, with KC at least `min_kc` (the plan's own reason to go
-    /// deeper). MC and NC are rounded up to the tile.
-    pub(crate) fn for_shape(shape: Shape, elem: usize, n: usize, min_kc_in_l2: usize, min_kc: usize) -> Blocking {
+    /// `l2_percent_for_b`, with KC at least `min_kc` (the plan's own reason to
+    /// go deeper). MC and NC are rounded up to the tile.
+    pub(crate) fn for_shape(shape: Shape, elem: usize, n: usize, l2_percent_for_b: usize, min_kc: usize) -> Blocking {
         let b = OVERRIDE.read().ok().and_then(|o| *o).unwrap_or_else(|| {
-            let model = Blocking::model_for_width(CacheSizes::detect(), shape, elem, n, min_kc_in_l2);
+            let model = Blocking::model_for_width(CacheSizes::detect(), shape, elem, n, l2_percent_for_b);
             Blocking {
                 kc: model.kc.max(min_kc),
                 ..model
@@ -202,6 +210,11 @@ impl Blocking {
 /// each A micro-panel's trip from L3 to L1 is then shared by enough
 /// micro-kernel calls (BENCHMARKS.md, "MIN_STRIPS").
 const MIN_STRIPS: usize = 16;
+
+/// The shallowest block depth the model chooses to keep B's block in the L2:
+/// each KC block is a pass over C, which a shallower block pays for with too
+/// few multiply-adds.
+const MIN_KC: usize = 256;
 
 static OVERRIDE: RwLock<Option<Blocking>> = RwLock::new(None);
 
@@ -284,7 +297,7 @@ mod tests {
             l2: 2 << 20,
             l3: 32 << 20,
         };
-        let b = Blocking::model_for_width(c, shape, 4, usize::MAX, 256);
+        let b = Blocking::model_for_width(c, shape, 4, usize::MAX, 50);
         assert!(b.kc * shape.mr * 4 <= c.l1d / 2, "{b:?}");
         assert!(b.nc * b.kc * 4 <= c.l2 / 2 && b.nc.is_multiple_of(shape.nr), "{b:?}");
         assert!(b.mc * b.kc * 4 <= c.l3 / 2 && b.mc.is_multiple_of(shape.mr), "{b:?}");
@@ -306,14 +319,16 @@ mod tests {
                 mr: 6,
                 nr,
             };
-            // With that target's floor (256), and with a floor above it.
-            let b = Blocking::model_for_width(c, shape, elem, usize::MAX, 256);
-            assert_eq!(b.kc, 256, "{b:?}");
+            let b = Blocking::model_for_width(c, shape, elem, usize::MAX, 50);
+            assert_eq!(b.kc, MIN_KC, "{b:?}");
             assert!(b.nc >= MIN_STRIPS * nr && b.kc * b.nc * elem <= c.l2 / 2, "{b:?}");
-            let l1 = (c.l1d / 2 / (6 * elem)).min(1024);
-            assert_eq!(Blocking::model_for_width(c, shape, elem, usize::MAX, 512).kc, l1);
+            // The whole L2 for B's block: twice as deep.
+            let whole = Blocking::model_for_width(c, shape, elem, usize::MAX, 100);
+            assert_eq!(whole.kc, 2 * MIN_KC, "{whole:?}");
+            assert!(whole.kc * whole.nc * elem <= c.l2, "{whole:?}");
             // A B of one strip fits the L2 at the L1's depth.
-            let narrow = Blocking::model_for_width(c, shape, elem, nr, 256);
+            let l1 = (c.l1d / 2 / (6 * elem)).min(1024);
+            let narrow = Blocking::model_for_width(c, shape, elem, nr, 50);
             assert_eq!(narrow.kc, l1, "{narrow:?}");
         }
     }
@@ -331,7 +346,7 @@ mod tests {
             l2: 1 << 20,
             l3: 32 << 20,
         };
-        let b = Blocking::model_for_width(c, shape, 4, usize::MAX, 256);
+        let b = Blocking::model_for_width(c, shape, 4, usize::MAX, 50);
         assert_eq!((b.kc, b.nc), (680, MIN_STRIPS * 64), "{b:?}");
         assert!(b.mc * b.kc * 4 <= c.l3 / 2 && b.mc.is_multiple_of(shape.mr), "{b:?}");
     }

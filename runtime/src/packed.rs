@@ -489,8 +489,8 @@ impl Layout {
     /// The layout the loops of `target` would choose for a `k x n` B (the
     /// depth of `plan::rest`).
     fn choose(target: &Target, form: &Form, k: usize, n: usize) -> Result<Self, GemmError> {
-        let floor = crate::tuning(target).min_kc_in_l2;
-        let kc = balanced(k, Blocking::for_shape(form.shape, form.elem, n, floor, 0).kc, 1);
+        let share = crate::tuning(target).l2_percent_for_b;
+        let kc = balanced(k, Blocking::for_shape(form.shape, form.elem, n, share, 0).kc, 1);
         Self::with_kc(form, k, n, kc).ok_or(GemmError::ShapeOverflow {
             arg: "b",
             rows: k,

@@ -14,7 +14,7 @@ use crate::problem::Problem;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// `Ok` where the override `t` is usable: `pack_chunk` at least 1, `max_lanes`
-/// between 1 and [`Tuning::MAX_LANES`].
+/// between 1 and [`Tuning::MAX_LANES`], `l2_percent_for_b` between 1 and 100.
 fn check_tuning(t: &Tuning) -> Result<(), GemmError> {
     let bad = |field| Err(GemmError::InvalidTuning { field });
     if t.pack_chunk == 0 {
@@ -22,6 +22,9 @@ fn check_tuning(t: &Tuning) -> Result<(), GemmError> {
     }
     if !(1..=Tuning::MAX_LANES).contains(&t.max_lanes) {
         return bad("max_lanes");
+    }
+    if !(1..=100).contains(&t.l2_percent_for_b) {
+        return bad("l2_percent_for_b");
     }
     Ok(())
 }
@@ -48,8 +51,9 @@ pub fn tuning(target: &Target) -> Tuning {
 }
 
 /// Overrides the thresholds of every later GEMM call on every target (`None`
-/// returns each to its own). `pack_chunk` must be at least 1 and `max_lanes`
-/// between 1 and [`Tuning::MAX_LANES`]. Results stay bit-identical for any
+/// returns each to its own). `pack_chunk` must be at least 1, `max_lanes`
+/// between 1 and [`Tuning::MAX_LANES`] and `l2_percent_for_b` between 1 and
+/// 100. Results stay bit-identical for any
 /// thread count whatever the tuning; they may change with `small` (the small
 /// path sums in another order).
 ///
@@ -543,7 +547,7 @@ pub(crate) fn rest<F: Family>(
     } else {
         0
     };
-    let model = Blocking::for_shape(shape, size_of::<F::PackedB>(), n, tuning.min_kc_in_l2, min_kc);
+    let model = Blocking::for_shape(shape, size_of::<F::PackedB>(), n, tuning.l2_percent_for_b, min_kc);
     // A family that may not split k has it in one block; its blocks of A and
     // B keep the model's sizes in elements, in fewer rows and columns.
     // A packed B fixed the blocks of k when it was packed.

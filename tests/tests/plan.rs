@@ -158,6 +158,20 @@ fn tuning_moves_the_thresholds_and_is_validated() {
         ("pack_chunk", Tuning { pack_chunk: 0, ..own }),
         ("max_lanes", Tuning { max_lanes: 0, ..own }),
         (
+            "l2_percent_for_b",
+            Tuning {
+                l2_percent_for_b: 0,
+                ..own
+            },
+        ),
+        (
+            "l2_percent_for_b",
+            Tuning {
+                l2_percent_for_b: 101,
+                ..own
+            },
+        ),
+        (
             "max_lanes",
             Tuning {
                 max_lanes: Tuning::MAX_LANES + 1,
