@@ -869,7 +869,9 @@ pub struct Tuning {
     /// block adds costs more.
     pub l2_percent_for_b: usize,
     /// Rows of B (or columns of A) per pack item: long reads, yet enough items
-    /// for a lane's packing to split between workers.
+    /// for a lane's packing to split between workers (rounded up to whole
+    /// groups of k where the family packs k in groups; the whole block's
+    /// depth where it also sums it).
     pub pack_chunk: usize,
     /// At most this many lanes per block, each one worker's part of B's block
     /// (more workers share lanes); at most [`Tuning::MAX_LANES`].

@@ -600,12 +600,13 @@ pub(crate) fn rest<F: Family>(
                 bottom: edge(h, shape.nr),
                 corner: edge(h, w),
             },
-            // A family that groups k, or leaves sums, packs a block's whole
-            // depth in one item.
-            pack_chunk: if F::DEPTH == 1 && !F::SUMS {
-                tuning.pack_chunk
-            } else {
+            // A family that leaves sums packs a block's whole depth in one
+            // item (each sum is over it); one that groups k packs whole
+            // groups in each item but the last.
+            pack_chunk: if F::SUMS {
                 blocks.kc
+            } else {
+                tuning.pack_chunk.div_ceil(F::DEPTH) * F::DEPTH
             },
         }),
     }

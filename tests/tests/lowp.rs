@@ -499,7 +499,8 @@ fn int8_and_bf16_across_small_blocks() {
 
 /// The two forms of bf16 GEMM on every target, chosen by
 /// `Tuning::bf16_widen`: in pairs through the bf16 dot-product micro-kernel,
-/// and widened to f32 as it is packed through the f32 one. Both match the
+/// and widened to f32 as it is packed through the f32 one, each packing a
+/// block in items of whole pairs (and a ragged last one). Both match the
 /// reference on small integers, and on random values they agree bit for bit
 /// for the same blocks of k (odd ones included): the widened form keeps the
 /// pairs' order (odd product first). So does a B packed ahead in either form
@@ -515,12 +516,14 @@ fn bf16_widened_and_in_pairs_agree() {
     let mut rng = Rng::new(77);
     for t in targets() {
         let own = gemmkit::tuning(t);
+        // Pack items of 5 rows: whole pairs (6) but the block's last.
         let set = |widen: bool| {
-            gemmkit::set_tuning(Some(gemmkit::Tuning {
+            let tuning = gemmkit::Tuning {
                 bf16_widen: widen,
+                pack_chunk: 5,
                 ..own
-            }))
-            .expect("a valid tuning")
+            };
+            gemmkit::set_tuning(Some(tuning)).expect("a valid tuning")
         };
         for (m, n, k) in [(2, 3, 1), (37, 45, 101), (64, 33, 74), (5, 130, 7)] {
             for layouts in [(0, 0, 0), (1, 1, 1), (0, 1, 0), (1, 0, 1)] {
