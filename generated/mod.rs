@@ -716,12 +716,15 @@ pub struct FloatKernels<Elem> {
     ///
     /// Only for `f32`; `None` in the other tables.
     pub pack_bf16_rhs: Option<PackBf16RhsFn>,
-    /// Packs an `m` x `k` block of bf16 A (bit patterns) widened to `f32`, in the
-    /// layout of `base_pack_lhs` for the f32 micro-kernel, with each pair of
-    /// columns swapped: packed column `p` holds A's column `p ^ 1`, and there are
-    /// `k.div_ceil(2) * 2` packed columns (the last one's pair past `k` zero).
-    /// With B packed by `base_pack_bf16_rhs`, the f32 micro-kernel computes in
-    /// VDPBF16PS's order.
+    /// Packs an `m` x `k` block of bf16 A (bit patterns) widened to `f32` into
+    /// panels of `MR` rows for the f32 micro-kernel that reads A with strides (as
+    /// it reads a row-major A in place): panel `q` at `dst + q * panel_stride`,
+    /// each of its rows contiguous, `ld = panel_stride / MR` elements apart, so
+    /// that element `(i, p)` of the panel is at `i * ld + p`. Each pair of
+    /// columns is swapped: packed column `p` holds A's column `p ^ 1`, and there
+    /// are `k.div_ceil(2) * 2` packed columns (the last one's pair past `k`
+    /// zero); rows past `m` are zero. With B packed by `base_pack_bf16_rhs`,
+    /// the f32 micro-kernel computes in VDPBF16PS's order.
     ///
     /// Only for `f32`; `None` in the other tables.
     pub pack_bf16_lhs: Option<PackBf16LhsFn>,

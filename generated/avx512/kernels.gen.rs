@@ -29825,22 +29825,25 @@ pub unsafe fn pack_bf16_rhs_f32(
         }
     }
 }
-/// Packs an `m` x `k` block of bf16 A (bit patterns) widened to `f32`, in the
-/// layout of `base_pack_lhs` for the f32 micro-kernel, with each pair of
-/// columns swapped: packed column `p` holds A's column `p ^ 1`, and there are
-/// `k.div_ceil(2) * 2` packed columns (the last one's pair past `k` zero).
-/// With B packed by `base_pack_bf16_rhs`, the f32 micro-kernel computes in
-/// VDPBF16PS's order.
+/// Packs an `m` x `k` block of bf16 A (bit patterns) widened to `f32` into
+/// panels of `MR` rows for the f32 micro-kernel that reads A with strides (as
+/// it reads a row-major A in place): panel `q` at `dst + q * panel_stride`,
+/// each of its rows contiguous, `ld = panel_stride / MR` elements apart, so
+/// that element `(i, p)` of the panel is at `i * ld + p`. Each pair of
+/// columns is swapped: packed column `p` holds A's column `p ^ 1`, and there
+/// are `k.div_ceil(2) * 2` packed columns (the last one's pair past `k`
+/// zero); rows past `m` are zero. With B packed by `base_pack_bf16_rhs`,
+/// the f32 micro-kernel computes in VDPBF16PS's order.
 ///
-/// Each packed column of a panel is its `MR` rows' elements of one column of
-/// A, written contiguously: a row-major A is read along `MR` rows at once, a
-/// column-major one down a column. Nothing is read outside the `m` x `k`
-/// block.
+/// A row-major A (`cs_a == 1`) is widened a row at a time, contiguous reads
+/// and writes, which vectorises (the transposed layout of `base_pack_lhs`
+/// would write each element `MR` apart); other layouts go element by
+/// element. Nothing is read outside the `m` x `k` block.
 ///
 /// # Safety
 /// `a` readable at every `(i, p)` with `i < m`, `p < k`; `dst` writable at
-/// `q * panel_stride + p * MR + i` for `q < m.div_ceil(MR)`,
-/// `p < k.div_ceil(2) * 2`, `i < MR`.
+/// `q * panel_stride + i * ld + p` for `q < m.div_ceil(MR)`, `i < MR`,
+/// `p < k.div_ceil(2) * 2`, with `ld >= k.div_ceil(2) * 2`.
 ///
 /// Generated for `avx512` from `base_pack_bf16_lhs` in `kernels/src/pack.rs` with V = f32.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
@@ -29853,34 +29856,38 @@ pub unsafe fn pack_bf16_lhs_f32(
     dst: *mut f32,
     panel_stride: usize,
 ) {
+    let pairs = k / 2;
     for q in 0..m.div_ceil(6) {
-        let rows = (m - q * 6).min(6);
-        let first = a.add(q * 6 * rs_a);
-        for p in 0..k.div_ceil(2) * 2 {
-            let src = p ^ 1;
-            let o = dst.add(q * panel_stride).add(p * 6);
-            if src < k && rows == 6 {
-                *o = f32::from_bits((*first.add(src * cs_a) as u32) << 16);
-                *o.add(1) = f32::from_bits((*first.add(rs_a + src * cs_a) as u32) << 16);
-                *o.add(2) = f32::from_bits(
-                    (*first.add(2 * rs_a + src * cs_a) as u32) << 16,
-                );
-                *o.add(3) = f32::from_bits(
-                    (*first.add(3 * rs_a + src * cs_a) as u32) << 16,
-                );
-                *o.add(4) = f32::from_bits(
-                    (*first.add(4 * rs_a + src * cs_a) as u32) << 16,
-                );
-                *o.add(5) = f32::from_bits(
-                    (*first.add(5 * rs_a + src * cs_a) as u32) << 16,
-                );
+        for i in 0..6 {
+            let o = dst.add(q * panel_stride + i * (panel_stride / 6));
+            if i < (m - q * 6).min(6) {
+                let row = a.add((q * 6 + i) * rs_a);
+                if cs_a == 1 {
+                    for g in 0..pairs {
+                        *o.add(2 * g) = f32::from_bits(
+                            (*row.add(2 * g + 1) as u32) << 16,
+                        );
+                        *o.add(2 * g + 1) = f32::from_bits(
+                            (*row.add(2 * g) as u32) << 16,
+                        );
+                    }
+                } else {
+                    for g in 0..pairs {
+                        *o.add(2 * g) = f32::from_bits(
+                            (*row.add((2 * g + 1) * cs_a) as u32) << 16,
+                        );
+                        *o.add(2 * g + 1) = f32::from_bits(
+                            (*row.add(2 * g * cs_a) as u32) << 16,
+                        );
+                    }
+                }
+                if k % 2 == 1 {
+                    *o.add(k - 1) = 0.0;
+                    *o.add(k) = f32::from_bits((*row.add((k - 1) * cs_a) as u32) << 16);
+                }
             } else {
-                for i in 0..6 {
-                    *o.add(i) = if src < k && i < rows {
-                        f32::from_bits((*first.add(i * rs_a + src * cs_a) as u32) << 16)
-                    } else {
-                        0.0
-                    };
+                for p in 0..k.div_ceil(2) * 2 {
+                    *o.add(p) = 0.0;
                 }
             }
         }

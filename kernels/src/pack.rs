@@ -487,22 +487,25 @@ pub unsafe fn base_pack_bf16_rhs<V: FloatVec<Elem = f32>>(
     }
 }
 
-/// Packs an `m` x `k` block of bf16 A (bit patterns) widened to `f32`, in the
-/// layout of [`base_pack_lhs`] for the f32 micro-kernel, with each pair of
-/// columns swapped: packed column `p` holds A's column `p ^ 1`, and there are
-/// `k.div_ceil(2) * 2` packed columns (the last one's pair past `k` zero).
-/// With B packed by [`base_pack_bf16_rhs`], the f32 micro-kernel computes in
-/// VDPBF16PS's order.
+/// Packs an `m` x `k` block of bf16 A (bit patterns) widened to `f32` into
+/// panels of `MR` rows for the f32 micro-kernel that reads A with strides (as
+/// it reads a row-major A in place): panel `q` at `dst + q * panel_stride`,
+/// each of its rows contiguous, `ld = panel_stride / MR` elements apart, so
+/// that element `(i, p)` of the panel is at `i * ld + p`. Each pair of
+/// columns is swapped: packed column `p` holds A's column `p ^ 1`, and there
+/// are `k.div_ceil(2) * 2` packed columns (the last one's pair past `k`
+/// zero); rows past `m` are zero. With B packed by [`base_pack_bf16_rhs`],
+/// the f32 micro-kernel computes in VDPBF16PS's order.
 ///
-/// Each packed column of a panel is its `MR` rows' elements of one column of
-/// A, written contiguously: a row-major A is read along `MR` rows at once, a
-/// column-major one down a column. Nothing is read outside the `m` x `k`
-/// block.
+/// A row-major A (`cs_a == 1`) is widened a row at a time, contiguous reads
+/// and writes, which vectorises (the transposed layout of [`base_pack_lhs`]
+/// would write each element `MR` apart); other layouts go element by
+/// element. Nothing is read outside the `m` x `k` block.
 ///
 /// # Safety
 /// `a` readable at every `(i, p)` with `i < m`, `p < k`; `dst` writable at
-/// `q * panel_stride + p * MR + i` for `q < m.div_ceil(MR)`,
-/// `p < k.div_ceil(2) * 2`, `i < MR`.
+/// `q * panel_stride + i * ld + p` for `q < m.div_ceil(MR)`, `i < MR`,
+/// `p < k.div_ceil(2) * 2`, with `ld >= k.div_ceil(2) * 2`.
 #[kernel]
 pub unsafe fn base_pack_bf16_lhs<V: FloatVec<Elem = f32>>(
     m: usize,
@@ -513,26 +516,33 @@ pub unsafe fn base_pack_bf16_lhs<V: FloatVec<Elem = f32>>(
     dst: *mut f32,
     panel_stride: usize,
 ) {
+    let ld = panel_stride / V::MR;
+    let pairs = k / 2;
     for q in 0..m.div_ceil(V::MR) {
         let rows = (m - q * V::MR).min(V::MR);
-        let out = dst.add(q * panel_stride);
-        let first = a.add(q * V::MR * rs_a);
-        for p in 0..k.div_ceil(2) * 2 {
-            // The pair's odd column first (zero past `k`).
-            let src = p ^ 1;
-            let o = out.add(p * V::MR);
-            if src < k && rows == V::MR {
-                #[unroll]
-                for i in 0..V::MR {
-                    *o.add(i) = f32::from_bits((*first.add(i * rs_a + src * cs_a) as u32) << 16);
+        for i in 0..V::MR {
+            let o = dst.add(q * panel_stride + i * ld);
+            if i < rows {
+                let row = a.add((q * V::MR + i) * rs_a);
+                // Each pair's odd column first.
+                if cs_a == 1 {
+                    for g in 0..pairs {
+                        *o.add(2 * g) = f32::from_bits((*row.add(2 * g + 1) as u32) << 16);
+                        *o.add(2 * g + 1) = f32::from_bits((*row.add(2 * g) as u32) << 16);
+                    }
+                } else {
+                    for g in 0..pairs {
+                        *o.add(2 * g) = f32::from_bits((*row.add((2 * g + 1) * cs_a) as u32) << 16);
+                        *o.add(2 * g + 1) = f32::from_bits((*row.add(2 * g * cs_a) as u32) << 16);
+                    }
+                }
+                if k % 2 == 1 {
+                    *o.add(k - 1) = 0.0;
+                    *o.add(k) = f32::from_bits((*row.add((k - 1) * cs_a) as u32) << 16);
                 }
             } else {
-                for i in 0..V::MR {
-                    *o.add(i) = if src < k && i < rows {
-                        f32::from_bits((*first.add(i * rs_a + src * cs_a) as u32) << 16)
-                    } else {
-                        0.0
-                    };
+                for p in 0..k.div_ceil(2) * 2 {
+                    *o.add(p) = 0.0;
                 }
             }
         }

@@ -602,3 +602,73 @@ fn gemv_dot_leaves_each_rows_sums_lane_by_lane() {
         }
     }
 }
+
+/// bf16 bit patterns of small integers (exact), and their values.
+fn bf16_bits(rng: &mut Rng, n: usize) -> Vec<u16> {
+    (0..n).map(|_| ((rng.small() as f32).to_bits() >> 16) as u16).collect()
+}
+
+#[test]
+fn pack_bf16_lhs_widens_rows_with_pairs_swapped() {
+    let mr = <F32 as FloatVec>::MR;
+    for &(m, k) in &[(3, 0), (3, 1), (3, 4), (2, 5), (1, 7), (6, 3), (7, 6)] {
+        let mut rng = Rng(5 + m as u64 * 11 + k as u64);
+        let a = bf16_bits(&mut rng, 3 * (m + 2) * (k + 3));
+        let (panels, kp) = (m.div_ceil(mr), k.div_ceil(2) * 2);
+        // Rows `ld` apart with a gap after each, and a panel stride of MR rows.
+        let ld = kp + 2;
+        let stride = mr * ld;
+        for &(rs, cs) in &[(k + 3, 1), (1, m + 2), (2, 2 * m + 1)] {
+            let mut dst = vec![f32::NAN; panels * stride];
+            unsafe { base_pack_bf16_lhs::<F32>(m, k, a.as_ptr(), rs, cs, dst.as_mut_ptr(), stride) };
+            for (at, got) in dst.iter().enumerate() {
+                let (q, r) = (at / stride, at % stride);
+                let (i, p) = (q * mr + r / ld, r % ld);
+                let ctx = format!("m={m} k={k} rs={rs} cs={cs} panel {q} row {} col {p}", r / ld);
+                if p >= kp {
+                    assert!(got.is_nan(), "{ctx}: wrote past the row");
+                } else {
+                    // Packed column p holds A's column p ^ 1 (zero past k).
+                    let src = p ^ 1;
+                    let want = if i < m && src < k {
+                        bf16_to_f32(a[i * rs + src * cs])
+                    } else {
+                        0.0
+                    };
+                    assert_eq!(got.to_bits(), want.to_bits(), "{ctx}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn pack_bf16_rhs_widens_strips_with_pairs_swapped() {
+    let nr = <F32 as FloatVec>::NR;
+    for &(k, n) in &[(0, 8), (1, 8), (4, 8), (5, 3), (3, 17), (6, 16), (7, 9)] {
+        let mut rng = Rng(9 + k as u64 * 13 + n as u64);
+        let b = bf16_bits(&mut rng, 3 * (k + 2) * (n + 3));
+        let (strips, kp) = (n.div_ceil(nr), k.div_ceil(2) * 2);
+        let stride = kp * nr + 5;
+        for &(rs, cs) in &[(n + 3, 1), (1, k + 2), (2, 2 * k + 1)] {
+            let mut dst = vec![f32::NAN; strips * stride];
+            unsafe { base_pack_bf16_rhs::<F32>(k, n, b.as_ptr(), rs, cs, dst.as_mut_ptr(), stride) };
+            for (at, got) in dst.iter().enumerate() {
+                let (s, r) = (at / stride, at % stride);
+                let (p, j) = (r / nr, s * nr + r % nr);
+                let ctx = format!("k={k} n={n} rs={rs} cs={cs} strip {s} at {r}");
+                if r >= kp * nr {
+                    assert!(got.is_nan(), "{ctx}: wrote between strips");
+                } else {
+                    let src = p ^ 1;
+                    let want = if j < n && src < k {
+                        bf16_to_f32(b[src * rs + j * cs])
+                    } else {
+                        0.0
+                    };
+                    assert_eq!(got.to_bits(), want.to_bits(), "{ctx}");
+                }
+            }
+        }
+    }
+}

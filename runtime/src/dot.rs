@@ -420,7 +420,8 @@ impl Family for Bf16 {
 pub enum Bf16Wide {}
 
 /// The wide bf16 family's kernels: the widening packers and the f32
-/// micro-kernel's packed instances and output step.
+/// micro-kernel's instances that read A with strides (here the packed
+/// panels' rows), and its output step.
 #[derive(Clone, Copy)]
 pub struct WideOwn {
     /// (Generated for every target's f32; `None` only in a table without them.)
@@ -475,22 +476,24 @@ impl Family for Bf16Wide {
     // Pairs of k, as the packers swap them.
     const DEPTH: usize = 2;
     const SUMS: bool = false;
+    // A's panels row by row, read by the f32 instances for A in place.
+    const A_ROWS: bool = true;
     #[inline(always)]
     fn kernels(t: &Target) -> Kernels<Self> {
         let (f, m) = (&t.f32, &t.f32.microkernel);
-        let packed = [
-            m.microkernel_packed,
-            m.microkernel_narrow_packed,
-            m.microkernel_two_packed,
-            m.microkernel_three_packed,
-            m.microkernel_short_packed,
+        let rows = [
+            m.microkernel,
+            m.microkernel_narrow,
+            m.microkernel_two,
+            m.microkernel_three,
+            m.microkernel_short,
         ];
         Kernels {
             own: WideOwn {
                 pack_a: f.pack_bf16_lhs,
                 pack_b: f.pack_bf16_rhs,
                 // (B is bf16 where it lies: no instance packs it as it reads it.)
-                micro: Micro::new(packed, None),
+                micro: Micro::new(rows, None),
                 apply: f.apply_packed_output,
             },
             in_place: None,
@@ -546,10 +549,11 @@ impl Family for Bf16Wide {
         }
     }
     unsafe fn panel(b: &Block<'_, Self>, l: usize, pi: usize, worker: usize) {
-        let (own, mr) = (&b.ctx.kern.own, b.ctx.shape.mr);
+        let own = &b.ctx.kern.own;
         unsafe {
+            // The panel's rows, `kp` apart.
             let ap = b.ctx.bufs.a.add(b.a_slot(pi)).cast_const();
-            float_strips(b, &own.micro, own.apply, ap, 1, mr, l, pi, worker)
+            float_strips(b, &own.micro, own.apply, ap, b.kp, 1, l, pi, worker)
         }
     }
     fn packed_set(kern: &Kernels<Self>) -> Option<&Micro<Self, f32>> {

@@ -410,7 +410,9 @@ impl<'c, F: Family> Block<'c, F> {
                 (self.a_first + lane.start) * mr,
                 ((self.a_first + lane.end) * mr).min(self.mc),
             );
-            let dst = unsafe { ctx.bufs.a.add(self.a_slot(self.a_first + lane.start) + p0 * mr) };
+            // (Column `p0` of a panel: along its rows, or `p0` columns of MR.)
+            let at = if F::A_ROWS { p0 } else { p0 * mr };
+            let dst = unsafe { ctx.bufs.a.add(self.a_slot(self.a_first + lane.start) + at) };
             let src = p.a.at(self.ic + ir, self.pc + p0);
             let sums = unsafe { ctx.bufs.a_sums.add(ir) };
             let origin = (self.ic + ir, self.pc + p0);

@@ -84,6 +84,10 @@ pub trait Family: Copy + Send + Sync + 'static {
     /// Whether the packers also leave the sums of each packed row of A and
     /// column of B (`i32`, one per row / column) for the family's tiles.
     const SUMS: bool;
+    /// Whether a packed panel of A holds its rows contiguously (element
+    /// `(i, p)` at `i * kp + p`, for micro-kernels that read A with strides)
+    /// rather than its columns (at `p * MR + i`, or groups of the depth).
+    const A_ROWS: bool = false;
     /// Whether the depth may be split into blocks (each adding into C): not
     /// where the family rounds each element of C once (int8 with a general
     /// alpha or beta).

@@ -540,9 +540,11 @@ pub(crate) fn rest<F: Family>(
     // block of k as deep as the product (to `Tuning::skinny_kc`) reads each
     // of their rows in one run instead of in pieces a whole pass apart, and B
     // (A's transpose, at most `skinny_rows` columns) keeps a small block even
-    // so (BENCHMARKS.md, "skinny: whole rows of the weights"). A blocking set
+    // so (BENCHMARKS.md, "skinny: whole rows of the weights"). Weights packed
+    // as A (bf16 widened) take the same depth: each block of k is a pass of
+    // the transposed C through the edge tiles' output step. A blocking set
     // with `set_blocking` is kept as given.
-    let min_kc = if skinny && transposed && a_in_place {
+    let min_kc = if skinny && transposed {
         q.k.min(tuning.skinny_kc)
     } else {
         0
