@@ -885,6 +885,12 @@ pub struct Tuning {
     /// target's bf16 dot product is an emulation, each element is then
     /// widened once when it is packed instead of at every use.
     pub bf16_widen: bool,
+    /// A bf16 B packed ahead (`PackedB`) is packed widened too, as
+    /// `bf16_widen` packs a B per call: twice the bytes, and faster products
+    /// of many rows where the bf16 dot product is an emulation, but half the
+    /// speed for one row, whose product streams the weights. Otherwise it is
+    /// packed in pairs, bf16's size.
+    pub bf16_widen_packed: bool,
 }
 impl Tuning {
     /// The most lanes a block can have (the size of the runtime scheduler's
@@ -1480,6 +1486,7 @@ pub static TARGETS: &[Target] = &[
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: false,
+            bf16_widen_packed: false,
         },
     },
     #[cfg(target_arch = "x86_64")]
@@ -2043,6 +2050,7 @@ pub static TARGETS: &[Target] = &[
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,
+            bf16_widen_packed: false,
         },
     },
     #[cfg(target_arch = "x86_64")]
@@ -2597,6 +2605,7 @@ pub static TARGETS: &[Target] = &[
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,
+            bf16_widen_packed: false,
         },
     },
     #[cfg(target_arch = "x86_64")]
@@ -3149,6 +3158,7 @@ pub static TARGETS: &[Target] = &[
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,
+            bf16_widen_packed: false,
         },
     },
     #[cfg(target_arch = "x86_64")]
@@ -3700,6 +3710,7 @@ pub static TARGETS: &[Target] = &[
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,
+            bf16_widen_packed: false,
         },
     },
     #[cfg(target_arch = "aarch64")]
@@ -4252,6 +4263,7 @@ pub static TARGETS: &[Target] = &[
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,
+            bf16_widen_packed: false,
         },
     },
     #[cfg(target_arch = "aarch64")]
@@ -4801,6 +4813,7 @@ pub static TARGETS: &[Target] = &[
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,
+            bf16_widen_packed: false,
         },
     },
     #[cfg(target_arch = "aarch64")]
@@ -5350,6 +5363,7 @@ pub static TARGETS: &[Target] = &[
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,
+            bf16_widen_packed: false,
         },
     },
     #[cfg(
@@ -5905,6 +5919,7 @@ pub static TARGETS: &[Target] = &[
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,
+            bf16_widen_packed: false,
         },
     },
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -6454,6 +6469,7 @@ pub static TARGETS: &[Target] = &[
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,
+            bf16_widen_packed: false,
         },
     },
     Target {
@@ -7002,6 +7018,7 @@ pub static TARGETS: &[Target] = &[
             pack_chunk: 64,
             max_lanes: 16,
             bf16_widen: true,
+            bf16_widen_packed: false,
         },
     },
 ];

@@ -148,6 +148,10 @@ struct Cli {
     /// kernel) instead of the target's.
     #[arg(long, value_name = "BOOL")]
     bf16_widen: Option<bool>,
+    /// Whether gemmkit packs a bf16 B ahead widened too
+    /// (`Tuning::bf16_widen_packed`) instead of as the target says.
+    #[arg(long, value_name = "BOOL")]
+    bf16_widen_packed: Option<bool>,
     /// Store A as its transpose, and tell every library so.
     #[arg(long)]
     a_transposed: bool,
@@ -205,14 +209,15 @@ fn parse_args() -> Result<Args, String> {
         };
         gemmkit::set_blocking(Some(gemmkit::Blocking { kc, mc, nc })).map_err(|e| format!("--blocking: {e}"))?;
     }
-    if cli.small.is_some() || cli.bf16_widen.is_some() {
+    if cli.small.is_some() || cli.bf16_widen.is_some() || cli.bf16_widen_packed.is_some() {
         let own = gemmkit::tuning(gemmkit::active().map_err(|e| e.to_string())?);
         let tuning = gemmkit::Tuning {
             small: cli.small.unwrap_or(own.small),
             bf16_widen: cli.bf16_widen.unwrap_or(own.bf16_widen),
+            bf16_widen_packed: cli.bf16_widen_packed.unwrap_or(own.bf16_widen_packed),
             ..own
         };
-        gemmkit::set_tuning(Some(tuning)).map_err(|e| format!("--small / --bf16-widen: {e}"))?;
+        gemmkit::set_tuning(Some(tuning)).map_err(|e| format!("--small / --bf16-widen*: {e}"))?;
     }
     if let Some(p) = a.peers.iter().find(|p| !PEERS.contains(&p.as_str())) {
         return Err(format!("--peers: unknown peer `{p}`; peers: {}", PEERS.join(", ")));

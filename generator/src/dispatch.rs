@@ -40,6 +40,7 @@ pub const TUNING_FIELDS: &[(&str, &str)] = &[
     ("pack_chunk", "usize"),
     ("max_lanes", "usize"),
     ("bf16_widen", "bool"),
+    ("bf16_widen_packed", "bool"),
 ];
 
 /// `Tuning::MAX_LANES`: the most lanes a block can have, the size of the

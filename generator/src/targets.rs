@@ -133,6 +133,10 @@ static COMMON: Target = Target {
         // bf16 widened to f32 when packed, where the bf16 dot product is an
         // emulation (BENCHMARKS.md, "bf16 widened when packed").
         ("tuning.bf16_widen", "true"),
+        // Weights packed ahead stay bf16-sized: decoding (one row) streams
+        // them at 14 GB/s in pairs, 7 widened (BENCHMARKS.md, "bf16 widened
+        // when packed").
+        ("tuning.bf16_widen_packed", "false"),
     ],
     helpers: &[],
 };

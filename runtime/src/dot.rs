@@ -413,9 +413,11 @@ impl Family for Bf16 {
 /// `base_pack_bf16_rhs`), so that the f32 kernel adds each pair's odd
 /// product first: the products, sums and order of [`Bf16`]. Where a
 /// target's bf16 dot product is an emulation ([`Tuning::bf16_widen`]), each
-/// element is widened once, when it is packed, instead of at every use.
+/// element is widened once, when it is packed, instead of at every use. (A
+/// B packed ahead stays in pairs unless [`Tuning::bf16_widen_packed`].)
 ///
 /// [`Tuning::bf16_widen`]: crate::Tuning::bf16_widen
+/// [`Tuning::bf16_widen_packed`]: crate::Tuning::bf16_widen_packed
 #[derive(Clone, Copy, Debug)]
 pub enum Bf16Wide {}
 
@@ -432,11 +434,13 @@ pub struct WideOwn {
 }
 
 impl Bf16Wide {
-    /// Whether bf16 products on `target` are computed widened: as its tuning
-    /// says, where its table has the widening packers.
-    pub(crate) fn chosen(target: &Target) -> bool {
-        let f = &target.f32;
-        crate::tuning(target).bf16_widen && f.pack_bf16_lhs.is_some() && f.pack_bf16_rhs.is_some()
+    /// Whether bf16 products on `target` whose B is packed per call (`packed:
+    /// false`) or ahead are computed widened: as its tuning says, where its
+    /// table has the widening packers.
+    pub(crate) fn chosen(target: &Target, packed: bool) -> bool {
+        let (f, t) = (&target.f32, crate::tuning(target));
+        let widen = if packed { t.bf16_widen_packed } else { t.bf16_widen };
+        widen && f.pack_bf16_lhs.is_some() && f.pack_bf16_rhs.is_some()
     }
 }
 

@@ -282,7 +282,7 @@ pub fn gemm_bf16_with(
 pub(crate) unsafe fn run_bf16(target: &Target, parallelism: &Parallelism, p: &Problem<Bf16>) {
     if dot_gemv::applies(p) {
         unsafe { dot_gemv::bf16(target, &|| parallelism.workers(), p) };
-    } else if p.packed.is_none() && Bf16Wide::chosen(target) {
+    } else if p.packed.is_none() && Bf16Wide::chosen(target, false) {
         unsafe { drive(target, &p.widened(), || parallelism.workers()) };
     } else {
         unsafe { drive(target, p, || parallelism.workers()) };

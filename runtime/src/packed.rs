@@ -64,12 +64,12 @@ mod sealed {
         }
     }
     /// bf16 in pairs ([`Bf16`], this tag), or widened to f32 ([`Bf16Wide`],
-    /// [`BF16_WIDE_TAG`]) where the target's tuning widens.
+    /// [`BF16_WIDE_TAG`]) where the target's tuning widens a B packed ahead.
     impl Sealed for half::bf16 {
         type Family = Bf16;
         const TAG: u32 = 3;
         fn form(target: &Target) -> Form {
-            match Bf16Wide::chosen(target) {
+            match Bf16Wide::chosen(target, true) {
                 true => Form::of::<Bf16Wide>(target, BF16_WIDE_TAG),
                 false => Form::of::<Bf16>(target, Self::TAG),
             }
@@ -138,8 +138,8 @@ impl Packable for i8 {}
 /// chosen then from that target's caches; a call on another target is
 /// refused ([`GemmError::PackedForAnotherTarget`]) rather than computing
 /// garbage. A bf16 B is packed in the form the target's tuning chose then
-/// ([`crate::Tuning::bf16_widen`]: widened to `f32`, twice the bytes, or
-/// in pairs), which every call follows.
+/// (in pairs, bf16's size, unless [`crate::Tuning::bf16_widen_packed`]
+/// widens it to `f32`), which every call follows.
 ///
 /// ```
 /// use gemmkit::{MatMut, MatRef, PackedB, gemm_packed};

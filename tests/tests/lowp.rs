@@ -520,6 +520,7 @@ fn bf16_widened_and_in_pairs_agree() {
         let set = |widen: bool| {
             let tuning = gemmkit::Tuning {
                 bf16_widen: widen,
+                bf16_widen_packed: widen,
                 pack_chunk: 5,
                 ..own
             };
