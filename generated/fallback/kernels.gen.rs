@@ -13729,9 +13729,13 @@ pub unsafe fn pack_dot_rhs_bf16(
 /// the f32 rate instead of widening each operand at every use.
 ///
 /// A row-major B (`cs_b == 1`) is read a row at a time across the whole
-/// strips, which vectorises (a widening is a zero-extension and a shift);
-/// other layouts go element by element. Nothing is read outside the `k` x `n`
-/// block.
+/// strips, which vectorises (a widening is a zero-extension and a shift). A
+/// column-major one (`rs_b == 1`: weights stored `n x k`, or a transposed
+/// A's rows) is read down each column, `DOWN` rows at a time, so that the
+/// reads run along memory and the writes of those rows of the strip stay in
+/// L1 (read row by row, each row of the strip gathered one element from every
+/// column). Other layouts go element by element. Nothing is read outside the
+/// `k` x `n` block.
 ///
 /// # Safety
 /// `b` readable at every `(p, j)` with `p < k`, `j < n`; `dst` writable at
@@ -13749,7 +13753,32 @@ pub unsafe fn pack_bf16_rhs_f32(
     strip_stride: usize,
 ) {
     let strips = n.div_ceil(4);
-    for p in 0..k.div_ceil(2) * 2 {
+    let kp = k.div_ceil(2) * 2;
+    if rs_b == 1 && cs_b != 1 {
+        for s in 0..strips {
+            let mut p0 = 0;
+            while p0 < kp {
+                let p1 = (p0 + 64).min(kp);
+                for j in 0..4 {
+                    let col = s * 4 + j;
+                    for p in p0..p1 {
+                        let src = p ^ 1;
+                        *dst.add(s * strip_stride).add(p * 4 + j) = if col < n && src < k
+                        {
+                            f32::from_bits(
+                                (*b.wrapping_add(col * cs_b).add(src) as u32) << 16,
+                            )
+                        } else {
+                            0.0
+                        };
+                    }
+                }
+                p0 = p1;
+            }
+        }
+        return;
+    }
+    for p in 0..kp {
         let src = p ^ 1;
         let out = dst.add(p * 4);
         let row = b.wrapping_add(src * rs_b);

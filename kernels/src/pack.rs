@@ -440,9 +440,13 @@ pub unsafe fn base_pack_dot_rhs<V: DotVec>(
 /// the f32 rate instead of widening each operand at every use.
 ///
 /// A row-major B (`cs_b == 1`) is read a row at a time across the whole
-/// strips, which vectorises (a widening is a zero-extension and a shift);
-/// other layouts go element by element. Nothing is read outside the `k` x `n`
-/// block.
+/// strips, which vectorises (a widening is a zero-extension and a shift). A
+/// column-major one (`rs_b == 1`: weights stored `n x k`, or a transposed
+/// A's rows) is read down each column, `DOWN` rows at a time, so that the
+/// reads run along memory and the writes of those rows of the strip stay in
+/// L1 (read row by row, each row of the strip gathered one element from every
+/// column). Other layouts go element by element. Nothing is read outside the
+/// `k` x `n` block.
 ///
 /// # Safety
 /// `b` readable at every `(p, j)` with `p < k`, `j < n`; `dst` writable at
@@ -460,7 +464,34 @@ pub unsafe fn base_pack_bf16_rhs<V: FloatVec<Elem = f32>>(
 ) {
     let full = n / V::NR;
     let strips = n.div_ceil(V::NR);
-    for p in 0..k.div_ceil(2) * 2 {
+    let kp = k.div_ceil(2) * 2;
+    if rs_b == 1 && cs_b != 1 {
+        // 64 rows of a strip: 4 KiB with 16 f32 columns.
+        let down = 64;
+        for s in 0..strips {
+            let o = dst.add(s * strip_stride);
+            let mut p0 = 0;
+            while p0 < kp {
+                let p1 = (p0 + down).min(kp);
+                for j in 0..V::NR {
+                    let col = s * V::NR + j;
+                    let c = b.wrapping_add(col * cs_b);
+                    for p in p0..p1 {
+                        // The pair's odd row first (zero past `k`).
+                        let src = p ^ 1;
+                        *o.add(p * V::NR + j) = if col < n && src < k {
+                            f32::from_bits((*c.add(src) as u32) << 16)
+                        } else {
+                            0.0
+                        };
+                    }
+                }
+                p0 = p1;
+            }
+        }
+        return;
+    }
+    for p in 0..kp {
         // The pair's odd row first (zero past `k`).
         let src = p ^ 1;
         let out = dst.add(p * V::NR);
