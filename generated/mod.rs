@@ -880,8 +880,8 @@ pub struct Tuning {
     /// (more workers share lanes); at most [`Tuning::MAX_LANES`].
     pub max_lanes: usize,
     /// bf16 products widen A and B to `f32` as they pack them and run the
-    /// f32 micro-kernel (in the bf16 dot product's order, so with the same
-    /// rounding), rather than the bf16 dot-product micro-kernel: where the
+    /// f32 micro-kernel (in the bf16 dot product's order: the same sums for
+    /// the same blocks of k), rather than the bf16 dot-product micro-kernel: where the
     /// target's bf16 dot product is an emulation, each element is then
     /// widened once when it is packed instead of at every use.
     pub bf16_widen: bool,

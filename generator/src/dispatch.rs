@@ -460,6 +460,12 @@ fn tuning_values(target: &Target) -> Result<Vec<(&'static str, String)>, Error> 
                     target.name
                 )));
             }
+            if field == "l2_percent_for_b" && !(1..=100).contains(&value) {
+                return Err(Error::Target(format!(
+                    "`{}`: `{key}` = {value} is not a percentage between 1 and 100",
+                    target.name
+                )));
+            }
             Ok((field, value.to_string()))
         })
         .collect()

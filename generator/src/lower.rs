@@ -1739,10 +1739,11 @@ impl VisitMut for Fold<'_, '_> {
         }
         drop_dead_lets(&mut out);
         // A block's value needs no parentheses (a substituted value gets them).
-        if let Some(Stmt::Expr(tail @ Expr::Paren(_), None)) = out.last_mut()
+        if let Some(Stmt::Expr(tail, None)) = out.last_mut()
             && let Expr::Paren(p) = tail
         {
-            *tail = (*p.expr).clone();
+            let inner = std::mem::replace(&mut *p.expr, Expr::Verbatim(Default::default()));
+            *tail = inner;
         }
         block.stmts = out;
     }

@@ -59,11 +59,10 @@ fn main() {
             "--cold" => o.copies = 8,
             "--blocking" => {
                 let v: Vec<usize> = value().split(',').map(|x| x.parse().expect("KC,MC,NC")).collect();
-                let b = gemmkit::Blocking {
-                    kc: v[0],
-                    mc: v[1],
-                    nc: v[2],
+                let [kc, mc, nc] = v[..] else {
+                    panic!("--blocking KC,MC,NC")
                 };
+                let b = gemmkit::Blocking { kc, mc, nc };
                 gemmkit::set_blocking(Some(b)).expect("--blocking");
             }
             "--bf16-widen" => {

@@ -8,9 +8,10 @@
 //! L2; the `MC x KC` block of A (read in place, or packed when transposed) stays
 //! in L3. Each block gets about half its cache, leaving room for the streaming
 //! operand and C (B's block the share of the L2 its target's tuning gives
-//! it, `Tuning::l2_percent_for_b`), except that B's block is at least [`MIN_STRIPS`] strips wide
-//! even where that overflows the L2: wide tiles (64 columns) leave few strips
-//! in half an L2, and each A micro-panel's trip from L3 to L1 is then shared by
+//! it, `Tuning::l2_percent_for_b`), except that B's block is at least
+//! [`MIN_STRIPS`] strips wide even where that overflows the L2: wide tiles (64
+//! columns) leave few strips in B's share of an L2, and each A micro-panel's
+//! trip from L3 to L1 is then shared by
 //! too few micro-kernel calls. With threads, B's block is one such block per
 //! worker.
 
@@ -130,7 +131,8 @@ fn parse_size(s: &str) -> Option<usize> {
 impl Blocking {
     /// The analytical model for a micro-kernel of shape `shape` on elements of
     /// `elem` bytes, with the best target's share of the L2 for B's block
-    /// ([`Tuning::l2_percent_for_b`], see [`Blocking::model_for_width`]).
+    /// ([`Tuning::l2_percent_for_b`] as [`crate::tuning`] gives it, so
+    /// following [`crate::set_tuning`]; see [`Blocking::model_for_width`]).
     ///
     /// ```
     /// use gemmkit::{Blocking, CacheSizes};
@@ -146,8 +148,9 @@ impl Blocking {
     }
 
     /// [`Blocking::model`] for a B of `n` columns, with `l2_percent_for_b`
-    /// percent of the L2 for B's block: B's block is no wider than B, so a
-    /// narrow B fits the L2 at a greater depth (fewer passes over C).
+    /// percent of the L2 for B's block (taken as 1 to 100): B's block is no
+    /// wider than B, so a narrow B fits the L2 at a greater depth (fewer
+    /// passes over C).
     ///
     /// ```
     /// use gemmkit::{Blocking, CacheSizes};

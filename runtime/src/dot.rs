@@ -1,11 +1,12 @@
 //! The dot-product families: int8 (`u8 x i8` and `i8 x i8` to `i32`, with
-//! oneDNN/MKL's offsets) and bf16 (`bf16 x bf16` to `f32`; and [`Bf16Wide`],
-//! bf16 widened to f32 as it is packed, for the targets whose bf16 dot
-//! product is an emulation). They run through
+//! oneDNN/MKL's offsets) and bf16 (`bf16 x bf16` to `f32`). They run through
 //! the same five loops as the float families; what is theirs is here: how a
 //! block is packed (k in groups of the instruction's depth, with each packed
 //! row's and column's sum for the offsets' compensation), how a tile is
 //! computed (the generated dot-product micro-kernel) and how it reaches C.
+//! And [`Bf16Wide`], bf16 on the targets whose bf16 dot product is an
+//! emulation: widened to f32 as it is packed, in pairs of k, and computed by
+//! the f32 micro-kernel.
 //!
 //! int8: `C := alpha * (A - a_offset) * (B - b_offset) + beta * C + c_offset`.
 //! Where `alpha == 1` and `beta` is 0 or 1 the result is exact integer
@@ -434,13 +435,19 @@ pub struct WideOwn {
 }
 
 impl Bf16Wide {
+    /// Whether `target`'s table has the widening packers (every f32 table
+    /// does; the family computes nothing without them).
+    pub(crate) fn available(target: &Target) -> bool {
+        target.f32.pack_bf16_lhs.is_some() && target.f32.pack_bf16_rhs.is_some()
+    }
+
     /// Whether bf16 products on `target` whose B is packed per call (`packed:
-    /// false`) or ahead are computed widened: as its tuning says, where its
-    /// table has the widening packers.
+    /// false`) or ahead are computed widened: as its tuning says, where the
+    /// family is available.
     pub(crate) fn chosen(target: &Target, packed: bool) -> bool {
-        let (f, t) = (&target.f32, crate::tuning(target));
+        let t = crate::tuning(target);
         let widen = if packed { t.bf16_widen_packed } else { t.bf16_widen };
-        widen && f.pack_bf16_lhs.is_some() && f.pack_bf16_rhs.is_some()
+        widen && Self::available(target)
     }
 }
 

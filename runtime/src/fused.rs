@@ -335,17 +335,20 @@ pub fn gemm_bf16_packed_fused_with<'b>(
     epilogue: &Epilogue<'_, f32>,
 ) -> Result<(), GemmError> {
     let b = b.into();
-    match b.wide() {
-        true => {
-            let p = packed_problem::<Bf16Wide, bf16>(target, alpha, &a, &b, beta, &mut c)?;
-            fused_run(target, parallelism, p, epilogue)
-        }
-        false => fused_run(
+    if b.wide() {
+        fused_run(
+            target,
+            parallelism,
+            packed_problem::<Bf16Wide, bf16>(target, alpha, &a, &b, beta, &mut c)?,
+            epilogue,
+        )
+    } else {
+        fused_run(
             target,
             parallelism,
             packed_problem::<Bf16, bf16>(target, alpha, &a, &b, beta, &mut c)?,
             epilogue,
-        ),
+        )
     }
 }
 

@@ -34,6 +34,8 @@ mod sealed {
         /// The element type's tag in a packed buffer's header (its family's
         /// form).
         const TAG: u32;
+        /// A problem's data that leaves B as it is (int8: no offsets).
+        fn no_extra() -> <Self::Family as Family>::Extra;
         /// The form a B of this type is packed in for `target` now.
         fn form(target: &Target) -> Form {
             Form::of::<Self::Family>(target, Self::TAG)
@@ -47,27 +49,26 @@ mod sealed {
         ///
         /// # Safety
         /// As `pack_blocks`, with `dst` aligned for the form's elements.
-        unsafe fn pack(target: &Target, form: &Form, b: MatRef<'_, Self>, l: &Layout, dst: *mut u8, sums: *mut i32);
+        unsafe fn pack(target: &Target, _: &Form, b: MatRef<'_, Self>, l: &Layout, dst: *mut u8, sums: *mut i32) {
+            unsafe { pack_blocks::<Self::Family>(target, b, l, dst.cast(), sums, Self::no_extra()) }
+        }
     }
     impl Sealed for f32 {
         type Family = f32;
         const TAG: u32 = 1;
-        unsafe fn pack(t: &Target, _: &Form, b: MatRef<'_, Self>, l: &Layout, dst: *mut u8, sums: *mut i32) {
-            unsafe { pack_blocks::<f32>(t, b, l, dst.cast(), sums, ()) }
-        }
+        fn no_extra() {}
     }
     impl Sealed for f64 {
         type Family = f64;
         const TAG: u32 = 2;
-        unsafe fn pack(t: &Target, _: &Form, b: MatRef<'_, Self>, l: &Layout, dst: *mut u8, sums: *mut i32) {
-            unsafe { pack_blocks::<f64>(t, b, l, dst.cast(), sums, ()) }
-        }
+        fn no_extra() {}
     }
     /// bf16 in pairs ([`Bf16`], this tag), or widened to f32 ([`Bf16Wide`],
     /// [`BF16_WIDE_TAG`]) where the target's tuning widens a B packed ahead.
     impl Sealed for half::bf16 {
         type Family = Bf16;
         const TAG: u32 = 3;
+        fn no_extra() {}
         fn form(target: &Target) -> Form {
             match Bf16Wide::chosen(target, true) {
                 true => Form::of::<Bf16Wide>(target, BF16_WIDE_TAG),
@@ -77,7 +78,7 @@ mod sealed {
         fn form_of(target: &Target, tag: u32) -> Option<Form> {
             match tag {
                 Self::TAG => Some(Form::of::<Bf16>(target, tag)),
-                BF16_WIDE_TAG => Some(Form::of::<Bf16Wide>(target, tag)),
+                BF16_WIDE_TAG if Bf16Wide::available(target) => Some(Form::of::<Bf16Wide>(target, tag)),
                 _ => None,
             }
         }
@@ -91,15 +92,14 @@ mod sealed {
     impl Sealed for i8 {
         type Family = U8S8;
         const TAG: u32 = 4;
-        unsafe fn pack(t: &Target, _: &Form, b: MatRef<'_, Self>, l: &Layout, dst: *mut u8, sums: *mut i32) {
-            let extra = IntExtra {
+        fn no_extra() -> IntExtra {
+            IntExtra {
                 a_offset: 0,
                 b_offset: 0,
                 shift: 0,
                 c_offset: COff::Fixed(0),
                 exact: true,
-            };
-            unsafe { pack_blocks::<U8S8>(t, b, l, dst.cast(), sums, extra) }
+            }
         }
     }
 
@@ -255,8 +255,12 @@ impl<T: Packable> PackedB<T> {
     /// ```
     pub fn bytes_needed(target: &Target, k: usize, n: usize) -> Result<usize, GemmError> {
         let form = T::form(target);
-        Layout::choose(target, &form, k, n)?
-            .bytes(&form)
+        Self::buffer_bytes(&form, &Layout::choose(target, &form, k, n)?, k, n)
+    }
+
+    /// The bytes of a buffer for `l` in `form`: header, alignment room and data.
+    fn buffer_bytes(form: &Form, l: &Layout, k: usize, n: usize) -> Result<usize, GemmError> {
+        l.bytes(form)
             .and_then(|b| b.checked_add(HEADER + 64 + 4))
             .ok_or(GemmError::ShapeOverflow {
                 arg: "b",
@@ -297,7 +301,10 @@ impl<T: Packable> PackedB<T> {
         target.check()?;
         b.check_bounds("b")?;
         let (k, n) = (b.rows, b.cols);
-        let need = Self::bytes_needed(target, k, n)?;
+        // The form and layout read the tuning once: what is checked is what is packed.
+        let form = T::form(target);
+        let l = Layout::choose(target, &form, k, n)?;
+        let need = Self::buffer_bytes(&form, &l, k, n)?;
         if dest.len() < need {
             return Err(GemmError::LengthMismatch {
                 arg: "dest",
@@ -305,8 +312,6 @@ impl<T: Packable> PackedB<T> {
                 found: dest.len(),
             });
         }
-        let form = T::form(target);
-        let l = Layout::choose(target, &form, k, n)?;
         let base = dest.as_ptr() as usize;
         // Offsets from `dest`: the data 64-byte aligned at this address, the
         // sums after it aligned for `i32`; all within `need` (checked above).
@@ -975,9 +980,10 @@ pub fn gemm_bf16_packed_with<'b>(
     c: MatMut<'_, f32>,
 ) -> Result<(), GemmError> {
     let b = b.into();
-    match b.wide() {
-        true => packed_call::<Bf16Wide, bf16>(target, parallelism, alpha, a, b, beta, c),
-        false => packed_call::<Bf16, bf16>(target, parallelism, alpha, a, b, beta, c),
+    if b.wide() {
+        packed_call::<Bf16Wide, bf16>(target, parallelism, alpha, a, b, beta, c)
+    } else {
+        packed_call::<Bf16, bf16>(target, parallelism, alpha, a, b, beta, c)
     }
 }
 

@@ -53,9 +53,12 @@ pub fn tuning(target: &Target) -> Tuning {
 /// Overrides the thresholds of every later GEMM call on every target (`None`
 /// returns each to its own). `pack_chunk` must be at least 1, `max_lanes`
 /// between 1 and [`Tuning::MAX_LANES`] and `l2_percent_for_b` between 1 and
-/// 100. Results stay bit-identical for any
-/// thread count whatever the tuning; they may change with `small` (the small
-/// path sums in another order).
+/// 100. Results stay bit-identical for any thread count whatever the tuning;
+/// they may change with the thresholds that change the path or the blocks of
+/// k (`small`, whose path sums in another order, `l2_percent_for_b`,
+/// `skinny_rows`, `skinny_kc`) and with the bf16 form (`bf16_widen`,
+/// `bf16_widen_packed`: the same order within a block of k, but other
+/// blocks).
 ///
 /// ```
 /// let target = gemmkit::best();
@@ -505,7 +508,9 @@ pub(crate) fn rest<F: Family>(
     // row-major A read in place, and only the few rows of A are packed, where
     // as given the loops would pack all of B, a gather along its columns, on
     // every call (BENCHMARKS.md, "skinny: B read in place as A"). C is then
-    // written through the edge tiles, which a skinny C makes cheap.
+    // written through the edge tiles, which a skinny C makes cheap. (bf16
+    // widened packs B's transpose as A: a row-major A, widened along its rows,
+    // rather than B's columns gathered.)
     let skinny = p.m <= tuning.skinny_rows && p.n >= 4 * p.m && p.b.rs == 1 && p.b.cs != 1;
     let transposed = ((p.c.cs != 1 && p.c.rs == 1) || skinny) && p.packed.is_none() && F::transposed(p).is_some();
     let q = oriented(p, transposed);
@@ -550,6 +555,17 @@ pub(crate) fn rest<F: Family>(
         0
     };
     let model = Blocking::for_shape(shape, size_of::<F::PackedB>(), n, tuning.l2_percent_for_b, min_kc);
+    // Deeper than the model for the skinny rule, a packed A block keeps the
+    // model's bytes in fewer rows (read in place, it takes no room).
+    let model = match min_kc {
+        0 => model,
+        _ if a_in_place => model,
+        _ => {
+            let base = Blocking::for_shape(shape, size_of::<F::PackedB>(), n, tuning.l2_percent_for_b, 0);
+            let rows = (base.mc * base.kc / model.kc.max(1) / shape.mr * shape.mr).max(shape.mr);
+            Blocking { mc: rows, ..model }
+        }
+    };
     // A family that may not split k has it in one block; its blocks of A and
     // B keep the model's sizes in elements, in fewer rows and columns.
     // A packed B fixed the blocks of k when it was packed.
