@@ -12,6 +12,7 @@
 //! #   --weights-nk    (B stored n x k, as PyTorch's Linear stores weights)
 //! #   --cold          (B rotated through 8 copies, so that it comes from memory)
 //! #   --bf16-widen true|false
+//! #   --epilogue relu|silu|gelu-tanh|gelu-erf   (f32: a bias per column, then it)
 //! cargo run --release -p gemmkit --example rate -- f32 1024x1024x1024 --threads 2
 //! cargo run --release -p gemmkit --example rate -- bf16 64x4096x4096 --weights-nk --cold --bf16-widen false
 //! ```
@@ -28,12 +29,14 @@ struct Opts {
     calls: usize,
     weights_nk: bool,
     copies: usize,
+    /// f32 only: a bias per column and this activation, fused.
+    epilogue: Option<gemmkit::Activation>,
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = "usage: rate f32|f64|bf16 MxNxK [--threads T] [--calls N] [--blocking KC,MC,NC] \
-                 [--weights-nk] [--cold] [--bf16-widen true|false]";
+                 [--weights-nk] [--cold] [--bf16-widen true|false] [--epilogue relu|silu|gelu-tanh|gelu-erf]";
     let (Some(elem), Some(shape)) = (args.first(), args.get(1)) else {
         panic!("{usage}");
     };
@@ -47,6 +50,7 @@ fn main() {
         calls: 10,
         weights_nk: false,
         copies: 1,
+        epilogue: None,
     };
     let target = gemmkit::active().expect("target");
     let mut it = args[2..].iter();
@@ -65,6 +69,16 @@ fn main() {
                 let b = gemmkit::Blocking { kc, mc, nc };
                 gemmkit::set_blocking(Some(b)).expect("--blocking");
             }
+            "--epilogue" => {
+                use gemmkit::Activation::*;
+                o.epilogue = Some(match value() {
+                    "relu" => Relu,
+                    "silu" => Silu,
+                    "gelu-tanh" => GeluTanh,
+                    "gelu-erf" => GeluErf,
+                    _ => panic!("{usage}"),
+                });
+            }
             "--bf16-widen" => {
                 let widen = value().parse().expect("--bf16-widen true|false");
                 let tuning = gemmkit::Tuning {
@@ -82,11 +96,21 @@ fn main() {
         .build_global()
         .expect("rayon's global pool");
     let rates = match elem.as_str() {
-        "f32" => run(
-            &o,
-            |x| x,
-            |t, p, a, b, c| gemmkit::gemm_with(t, p, 1.0f32, a, b, 0.0, c),
-        ),
+        "f32" => {
+            let bias: Vec<f32> = (0..o.n).map(|j| (j % 7) as f32 * 0.25 - 0.75).collect();
+            let act = o.epilogue;
+            run(
+                &o,
+                |x| x,
+                |t, p, a, b, c| match act {
+                    Some(act) => {
+                        let e = gemmkit::Epilogue::new(gemmkit::Bias::PerColumn(&bias), act);
+                        gemmkit::gemm_fused_with(t, p, 1.0, a, b, 0.0, c, &e)
+                    }
+                    None => gemmkit::gemm_with(t, p, 1.0f32, a, b, 0.0, c),
+                },
+            )
+        }
         "f64" => run(&o, f64::from, |t, p, a, b, c| {
             gemmkit::gemm_with(t, p, 1.0f64, a, b, 0.0, c)
         }),
@@ -95,7 +119,7 @@ fn main() {
         }),
         _ => panic!("{usage}"),
     };
-    let line: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
+    let line: Vec<String> = rates.iter().map(|r| format!("{r:.1}")).collect();
     println!(
         "{elem} {shape} on {} thread(s), target {}: GFLOP/s per call: {}",
         o.threads,

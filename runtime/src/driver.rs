@@ -125,13 +125,9 @@ unsafe fn execute<F: Family>(
         }
         Path::Blocked(b) => unsafe { blocked(target, *kern, &b, q, pool) },
         Path::Gemv(g) => {
+            // (The GEMV applies the epilogue to each range of y it finishes.)
             if let Some(set) = &kern.gemv {
                 unsafe { gemv(set, &g, q, pool) };
-                // The epilogue once y is whole (its parts of k added): one
-                // pass over a row of C, which the GEMV has just written.
-                if let Some(e) = &q.epi {
-                    unsafe { e.apply(q.m, q.n, q.c.ptr, q.c.rs, q.c.cs, 0, 0) };
-                }
             }
         }
     }

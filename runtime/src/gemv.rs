@@ -237,17 +237,23 @@ pub(crate) unsafe fn gemv<F: Family>(set: &GemvSet<F>, plan: &Gemv, p: Problem<F
         let compute = |_: usize, c: usize, _: usize| {
             let s = shared.get();
             let (j0, j1) = range(c);
-            if s.plan.k_parts == 1 {
-                return unsafe { s.whole(j0, j1) };
-            }
             let (p, n) = (&s.p, s.p.n);
-            for j in j0..j1 {
-                let mut acc = unsafe { *s.parts.add(j) };
-                for kp in 1..s.plan.k_parts {
-                    acc = F::sum(&[acc, unsafe { *s.parts.add(kp * n + j) }]);
+            if s.plan.k_parts == 1 {
+                unsafe { s.whole(j0, j1) };
+            } else {
+                for j in j0..j1 {
+                    let mut acc = unsafe { *s.parts.add(j) };
+                    for kp in 1..s.plan.k_parts {
+                        acc = F::sum(&[acc, unsafe { *s.parts.add(kp * n + j) }]);
+                    }
+                    let c = unsafe { &mut *p.c.at(0, j) };
+                    *c = F::combine(p.alpha, acc, p.beta, (p.beta != F::ZERO).then_some(*c));
                 }
-                let c = unsafe { &mut *p.c.at(0, j) };
-                *c = F::combine(p.alpha, acc, p.beta, (p.beta != F::ZERO).then_some(*c));
+            }
+            // The epilogue on the range, whole now and just written: by the
+            // thread that computed it, while it is in L1.
+            if let Some(e) = &p.epi {
+                unsafe { e.apply(1, j1 - j0, p.c.at(0, j0), p.c.rs, p.c.cs, 0, j0) };
             }
         };
         let packs = if parts > 1 { parts * chunks } else { 0 };
