@@ -557,14 +557,12 @@ pub(crate) fn rest<F: Family>(
     let model = Blocking::for_shape(shape, size_of::<F::PackedB>(), n, tuning.l2_percent_for_b, min_kc);
     // Deeper than the model for the skinny rule, a packed A block keeps the
     // model's bytes in fewer rows (read in place, it takes no room).
-    let model = match min_kc {
-        0 => model,
-        _ if a_in_place => model,
-        _ => {
-            let base = Blocking::for_shape(shape, size_of::<F::PackedB>(), n, tuning.l2_percent_for_b, 0);
-            let rows = (base.mc * base.kc / model.kc.max(1) / shape.mr * shape.mr).max(shape.mr);
-            Blocking { mc: rows, ..model }
-        }
+    let model = if min_kc > 0 && !a_in_place {
+        let base = Blocking::for_shape(shape, size_of::<F::PackedB>(), n, tuning.l2_percent_for_b, 0);
+        let rows = (base.mc * base.kc / model.kc.max(1) / shape.mr * shape.mr).max(shape.mr);
+        Blocking { mc: rows, ..model }
+    } else {
+        model
     };
     // A family that may not split k has it in one block; its blocks of A and
     // B keep the model's sizes in elements, in fewer rows and columns.
