@@ -246,7 +246,9 @@ impl<T: Packable> PackedB<T> {
 
     /// The bytes [`PackedB::pack_into`] needs for a `k x n` B packed for
     /// `target`: a header, room to align the packed data to 64 bytes
-    /// wherever the buffer starts, and the data.
+    /// wherever the buffer starts, and the data. (It follows the tuning in
+    /// force: the blocks' depth, and for bf16 the form,
+    /// [`crate::Tuning::bf16_widen_packed`].)
     ///
     /// ```
     /// let bytes = gemmkit::PackedB::<f32>::bytes_needed(gemmkit::best(), 512, 256)?;
