@@ -9,8 +9,11 @@
 //! transposed view of W) and with the weights packed once (`PackedB`, built
 //! before the timings, one per copy); oneDNN as `dnnl_sgemm` (and its int8 and
 //! bf16 GEMMs) with `transb = 'T'`; OpenBLAS (f32) as `cblas_sgemv` where
-//! m = 1 and `cblas_sgemm` otherwise. Every library's y is checked against
-//! gemmkit's once per shape.
+//! m = 1 and `cblas_sgemm` otherwise. In the f32 table gemmkit also runs
+//! with a bias per column fused (`gemm_fused`), as a linear layer adds one:
+//! its cost over the plain product is the difference between the two
+//! columns. Every library's y is checked against gemmkit's once per shape
+//! (the fused one against the plain product plus the bias, exactly).
 
 use crate::dnnl::Dnnl;
 use gemmkit::{COffset, MatMut, MatRef, PackedB, Parallelism};
@@ -230,7 +233,9 @@ pub fn f32_table(
     blas: Option<&OpenBlas>,
     bw: f64,
 ) {
-    let names: Vec<String> = ["gemmkit", "gemmkit packed", "onednn", "openblas"]
+    // The last column: gemmkit's plain product with a fused bias per column
+    // (`gemm_fused`), what a linear layer adds, next to the plain one.
+    let names: Vec<String> = ["gemmkit", "gemmkit packed", "onednn", "openblas", "gemmkit + bias"]
         .map(String::from)
         .to_vec();
     let (mut rows, mut warnings) = (vec![], vec![]);
@@ -243,14 +248,16 @@ pub fn f32_table(
             .map(|c| fill(n * k, c + 1, |r| (r % 1000) as f32 / 500.0 - 1.0))
             .collect();
         let x = fill(m * k, 99, |r| (r % 1000) as f32 / 500.0 - 1.0);
+        let bias = fill(n, 7, |r| (r % 1000) as f32 / 500.0 - 1.0);
         let packed: Vec<PackedB<f32>> = ws
             .iter()
             .map(|w| PackedB::new_on(target, MatRef::row_major(w, n, k).t()).expect("pack"))
             .collect();
         let p = par(threads);
         // (References, for the peers' `move` closures.)
-        let (x, ws) = (&x, &ws);
+        let (x, ws, bias) = (&x, &ws, &bias);
         let wt = |i: usize| MatRef::row_major(&ws[i], n, k).t();
+        let with_bias = gemmkit::Epilogue::new(gemmkit::Bias::PerColumn(bias), gemmkit::Activation::None);
         let calls: Vec<(String, Option<Call<'_, f32>>)> = vec![
             (
                 names[0].clone(),
@@ -348,8 +355,25 @@ pub fn f32_table(
                     }) as Call<'_, f32>
                 }),
             ),
+            (
+                names[4].clone(),
+                Some(Box::new(|i, y: &mut [f32]| {
+                    gemmkit::gemm_fused_with(
+                        target,
+                        &p,
+                        1.0,
+                        MatRef::row_major(x, m, k),
+                        wt(i),
+                        0.0,
+                        MatMut::row_major(y, m, n),
+                        &with_bias,
+                    )
+                    .unwrap()
+                })),
+            ),
         ];
-        warnings.extend(check(&calls, (m, n, k), 1e-3));
+        warnings.extend(check(&calls[..4], (m, n, k), 1e-3));
+        warnings.extend(check_bias(&calls[0], &calls[4], bias, (m, n, k)));
         let times = time(&calls, copies, m * n, samples, threads);
         rows.push(Row {
             shape: (m, n, k),
@@ -362,6 +386,28 @@ pub fn f32_table(
         println!();
     }
     warnings.iter().for_each(|w| println!("{w}"));
+}
+
+/// The fused bias's y on copy 0 against the plain product's plus the bias
+/// (exact: one addition to each element either way).
+fn check_bias(
+    plain: &(String, Option<Call<'_, f32>>),
+    fused: &(String, Option<Call<'_, f32>>),
+    bias: &[f32],
+    (m, n, k): (usize, usize, usize),
+) -> Option<String> {
+    let (Some(plain), Some(fused)) = (&plain.1, &fused.1) else {
+        return None;
+    };
+    let (mut y, mut yb) = (vec![0.0; m * n], vec![0.0; m * n]);
+    plain(0, &mut y);
+    fused(0, &mut yb);
+    let bad = (0..m * n).find(|&e| yb[e] != y[e] + bias[e % n])?;
+    Some(format!(
+        "- warning: {m} x {n} x {k}: gemmkit + bias gave {} at element {bad}, the product plus the bias {}",
+        yb[bad],
+        y[bad] + bias[bad % n]
+    ))
 }
 
 /// Every library's y on copy 0 against the first's (relative to its largest
