@@ -23550,7 +23550,7 @@ pub unsafe fn pack_bf16_rhs_f32(
         for s in 0..strips {
             let mut p0 = 0;
             while p0 < kp {
-                let p1 = (p0 + 64).min(kp);
+                let p1 = (p0 + 84).min(kp);
                 for j in 0..12 {
                     let col = s * 12 + j;
                     for p in p0..p1 {

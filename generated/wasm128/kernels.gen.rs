@@ -12086,7 +12086,7 @@ pub unsafe fn pack_bf16_rhs_f32(
         for s in 0..strips {
             let mut p0 = 0;
             while p0 < kp {
-                let p1 = (p0 + 64).min(kp);
+                let p1 = (p0 + 128).min(kp);
                 for j in 0..8 {
                     let col = s * 8 + j;
                     for p in p0..p1 {

@@ -125,17 +125,18 @@ static COMMON: Target = Target {
         ("tuning.skinny_rows", "128"),
         ("tuning.skinny_kc", "4096"),
         // B's block in half the L2 (where that leaves a depth of at least
-        // 256): on an Intel Xeon (2 MiB L2) a block twice as deep, in the
-        // whole L2, ran at 0.74 of this (BENCHMARKS.md, "MIN_KC").
+        // 256): where the L3 is slow to stream from, a block deeper than the
+        // L2 holds costs more than the passes over C it saves (BENCHMARKS.md,
+        // "MIN_KC").
         ("tuning.l2_percent_for_b", "50"),
         ("tuning.pack_chunk", "64"),
         ("tuning.max_lanes", "16"),
         // bf16 widened to f32 when packed, where the bf16 dot product is an
         // emulation (BENCHMARKS.md, "bf16 widened when packed").
         ("tuning.bf16_widen", "true"),
-        // Weights packed ahead stay bf16-sized: decoding (one row) streams
-        // them at 14 GB/s in pairs, 7 widened (BENCHMARKS.md, "bf16 widened
-        // when packed").
+        // Weights packed ahead stay bf16-sized: widened they would take twice
+        // the memory, and decoding (one row) would stream twice the bytes
+        // (BENCHMARKS.md, "bf16 widened when packed").
         ("tuning.bf16_widen_packed", "false"),
     ],
     helpers: &[],
@@ -296,10 +297,9 @@ pub static AVX2: Target = Target {
         // the packed micro-kernel from 48 up (BENCHMARKS.md, "small: the small
         // path up to 256"), where AVX-512's four-vector blocks keep it ahead to 256.
         ("tuning.small", "47"),
-        // B's block in the whole L2: on Zen 2 (512 KiB L2, an L3 that
-        // streams well) KC 512 rather than half the L2's 256 took f32 squares
-        // up 3-6% on one core and 8-12% on two, 64 x 4096 x 4096 on two 15%
-        // (BENCHMARKS.md, "l2_percent_for_b").
+        // B's block in the whole L2: where the L3 streams well (Zen 2, 512
+        // KiB L2) the passes over C that half the L2's depth adds cost more
+        // than B's block leaving the L2 (BENCHMARKS.md, "l2_percent_for_b").
         ("tuning.l2_percent_for_b", "100"),
         // 6 x 2 accumulators + 2 B vectors + 1 broadcast = 15 of 16 ymm.
         ("f32.MR", "6"),

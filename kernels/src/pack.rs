@@ -466,8 +466,9 @@ pub unsafe fn base_pack_bf16_rhs<V: FloatVec<Elem = f32>>(
     let strips = n.div_ceil(V::NR);
     let kp = k.div_ceil(2) * 2;
     if rs_b == 1 && cs_b != 1 {
-        // 64 rows of a strip: 4 KiB with 16 f32 columns.
-        let down = 64;
+        // Rows of a strip in 4 KiB (a pair at the least), in L1 with the
+        // lines of the columns they are read from.
+        let down = (1024 / V::NR).max(2) / 2 * 2;
         for s in 0..strips {
             let o = dst.add(s * strip_stride);
             let mut p0 = 0;
