@@ -439,13 +439,14 @@ impl<'a, T: Packable> From<&'a PackedB<T>> for PackedBRef<'a, T> {
 /// How a B is packed: what the layout needs of the family that packs it
 /// (its tile's columns, packed element, depth and sums), and the tag that
 /// names it in a packed buffer's header.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub struct Form {
     tag: u32,
     shape: Shape,
     /// Bytes of a packed element.
     elem: usize,
-    depth: usize,
+    /// The family's [`Family::packed_depth`].
+    packed_depth: fn(usize) -> usize,
     sums: bool,
 }
 
@@ -456,14 +457,9 @@ impl Form {
             tag,
             shape: F::shape(target),
             elem: size_of::<F::PackedB>(),
-            depth: F::DEPTH,
+            packed_depth: F::packed_depth,
             sums: F::SUMS,
         }
-    }
-
-    /// As [`Family::packed_depth`].
-    fn packed_depth(&self, kc: usize) -> usize {
-        kc.div_ceil(self.depth) * self.depth
     }
 }
 
@@ -509,7 +505,7 @@ impl Layout {
     /// `None` where it does not fit in `usize` bytes.
     fn with_kc(form: &Form, k: usize, n: usize, kc: usize) -> Option<Self> {
         let nr = form.shape.nr;
-        let depth = |kc| form.packed_depth(kc);
+        let depth = form.packed_depth;
         let width = n.div_ceil(nr).checked_mul(nr)?;
         let block = depth(kc).checked_mul(width)?;
         let blocks = k.div_ceil(kc);

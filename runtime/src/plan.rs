@@ -622,7 +622,7 @@ pub(crate) fn rest<F: Family>(
             pack_chunk: if F::SUMS {
                 blocks.kc
             } else {
-                tuning.pack_chunk.div_ceil(F::DEPTH) * F::DEPTH
+                F::packed_depth(tuning.pack_chunk)
             },
         }),
     }
