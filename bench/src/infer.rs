@@ -258,22 +258,21 @@ pub fn f32_table(
         let (x, ws, bias) = (&x, &ws, &bias);
         let wt = |i: usize| MatRef::row_major(&ws[i], n, k).t();
         let with_bias = gemmkit::Epilogue::new(gemmkit::Bias::PerColumn(bias), gemmkit::Activation::None);
+        // gemmkit's product as given, plain or with the bias fused.
+        let ours = |fused: bool| -> Call<'_, f32> {
+            let (p, wt, with_bias) = (&p, &wt, &with_bias);
+            Box::new(move |i, y: &mut [f32]| {
+                let (a, c) = (MatRef::row_major(x, m, k), MatMut::row_major(y, m, n));
+                if fused {
+                    gemmkit::gemm_fused_with(target, p, 1.0, a, wt(i), 0.0, c, with_bias)
+                } else {
+                    gemmkit::gemm_with(target, p, 1.0, a, wt(i), 0.0, c)
+                }
+                .unwrap()
+            })
+        };
         let calls: Vec<(String, Option<Call<'_, f32>>)> = vec![
-            (
-                names[0].clone(),
-                Some(Box::new(|i, y: &mut [f32]| {
-                    gemmkit::gemm_with(
-                        target,
-                        &p,
-                        1.0,
-                        MatRef::row_major(x, m, k),
-                        wt(i),
-                        0.0,
-                        MatMut::row_major(y, m, n),
-                    )
-                    .unwrap()
-                })),
-            ),
+            (names[0].clone(), Some(ours(false))),
             (
                 names[1].clone(),
                 Some(Box::new(|i, y: &mut [f32]| {
@@ -355,22 +354,7 @@ pub fn f32_table(
                     }) as Call<'_, f32>
                 }),
             ),
-            (
-                names[4].clone(),
-                Some(Box::new(|i, y: &mut [f32]| {
-                    gemmkit::gemm_fused_with(
-                        target,
-                        &p,
-                        1.0,
-                        MatRef::row_major(x, m, k),
-                        wt(i),
-                        0.0,
-                        MatMut::row_major(y, m, n),
-                        &with_bias,
-                    )
-                    .unwrap()
-                })),
-            ),
+            (names[4].clone(), Some(ours(true))),
         ];
         warnings.extend(check(&calls[..4], (m, n, k), 1e-3));
         warnings.extend(check_bias(&calls[0], &calls[4], bias, (m, n, k)));
