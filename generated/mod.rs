@@ -161,6 +161,8 @@ pub type EpilogueFn = unsafe fn(
     bias: *const f32,
     bias_kind: usize,
     act: usize,
+    scale: *const f32,
+    scale_kind: usize,
 );
 /// `base_gemv_axpy`, as a function pointer, with `V::Elem` as `Elem`.
 ///
@@ -674,8 +676,8 @@ pub struct DotEdge<Elem> {
 pub struct FloatKernels<Elem> {
     /// `C = alpha * P + beta * C` for an `m` x `n` tile.
     pub apply_packed_output: ApplyPackedOutputFn<Elem>,
-    /// `C = act(C + bias)` for an `m x n` block of C, row stride `ldc`, unit
-    /// column stride; reads and writes nothing outside the block.
+    /// `C = act(scale * C + bias)` for an `m x n` block of C, row stride `ldc`,
+    /// unit column stride; reads and writes nothing outside the block.
     ///
     /// Only for `f32`; `None` in the other tables.
     pub epilogue: Option<EpilogueFn>,

@@ -279,16 +279,22 @@ pub unsafe fn apply_packed_output_f64(
         }
     }
 }
-/// `C = act(C + bias)` for an `m x n` block of C, row stride `ldc`, unit
-/// column stride; reads and writes nothing outside the block.
+/// `C = act(scale * C + bias)` for an `m x n` block of C, row stride `ldc`,
+/// unit column stride; reads and writes nothing outside the block.
 ///
-/// `bias_kind`: 0 none, 1 one per column (`bias[j]`, `n` values), 2 one per
-/// row (`bias[i]`, `m` values). `act`: 0 none, 1 ReLU (`max(0, x)`, NaN stays
-/// NaN), 2 SiLU, 3 GELU (tanh form), 4 GELU (erf form); any other is none.
+/// `scale_kind`: 0 none (C holds values, and `scale` is not read), or C holds
+/// `i32` sums (an int8 product's, in the bits of its `f32` elements), each
+/// converted to `f32` and multiplied by a scale: 1 one for all (`scale[0]`),
+/// 2 one per column (`scale[j]`, `n` values), 3 one per row (`scale[i]`, `m`
+/// values). `bias_kind`: 0 none, 1 one per column (`bias[j]`, `n` values), 2
+/// one per row (`bias[i]`, `m` values). `act`: 0 none, 1 ReLU (`max(0, x)`,
+/// NaN stays NaN), 2 SiLU, 3 GELU (tanh form), 4 GELU (erf form); any other
+/// is none. Each step rounds once, in this order: the conversion, the
+/// product, the sum (none without a bias, so `-0` stays `-0`), the activation.
 ///
 /// # Safety
 /// `c` readable and writable at every `(i, j)` with `i < m`, `j < n`; `bias`
-/// readable for the values `bias_kind` reads.
+/// and `scale` readable for the values `bias_kind` and `scale_kind` read.
 ///
 /// Generated for `avx2` from `base_epilogue` in `kernels/src/epilogue.rs` with V = f32.
 #[target_feature(enable = "avx2,fma")]
@@ -300,6 +306,8 @@ pub unsafe fn epilogue_f32(
     bias: *const f32,
     bias_kind: usize,
     act: usize,
+    scale: *const f32,
+    scale_kind: usize,
 ) {
     let full = n - n % 8;
     let tail = n - full;
@@ -310,10 +318,32 @@ pub unsafe fn epilogue_f32(
         } else {
             _mm256_setzero_ps()
         };
+        let row_scale = if scale_kind == 1 {
+            _mm256_broadcast_ss(&*scale)
+        } else if scale_kind == 3 {
+            _mm256_broadcast_ss(&*scale.add(i))
+        } else {
+            _mm256_setzero_ps()
+        };
         let mut j = 0;
         while j < full {
-            let b = if bias_kind == 1 { _mm256_loadu_ps(bias.add(j)) } else { row_bias };
-            let x = _mm256_add_ps(_mm256_loadu_ps(row.add(j)), b);
+            let mut x = _mm256_loadu_ps(row.add(j));
+            if scale_kind != 0 {
+                let s = if scale_kind == 2 {
+                    _mm256_loadu_ps(scale.add(j))
+                } else {
+                    row_scale
+                };
+                x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_castps_si256(x)), s);
+            }
+            if bias_kind != 0 {
+                let b = if bias_kind == 1 {
+                    _mm256_loadu_ps(bias.add(j))
+                } else {
+                    row_bias
+                };
+                x = _mm256_add_ps(x, b);
+            }
             _mm256_storeu_ps(
                 row.add(j),
                 {
@@ -556,15 +586,23 @@ pub unsafe fn epilogue_f32(
             j += 8;
         }
         if tail > 0 {
-            let b = if bias_kind == 1 {
-                _mm256_maskload_ps(bias.add(full), ops::mask_i32x8(tail))
-            } else {
-                row_bias
-            };
-            let x = _mm256_add_ps(
-                _mm256_maskload_ps(row.add(full), ops::mask_i32x8(tail)),
-                b,
-            );
+            let mut x = _mm256_maskload_ps(row.add(full), ops::mask_i32x8(tail));
+            if scale_kind != 0 {
+                let s = if scale_kind == 2 {
+                    _mm256_maskload_ps(scale.add(full), ops::mask_i32x8(tail))
+                } else {
+                    row_scale
+                };
+                x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_castps_si256(x)), s);
+            }
+            if bias_kind != 0 {
+                let b = if bias_kind == 1 {
+                    _mm256_maskload_ps(bias.add(full), ops::mask_i32x8(tail))
+                } else {
+                    row_bias
+                };
+                x = _mm256_add_ps(x, b);
+            }
             _mm256_maskstore_ps(
                 row.add(full),
                 ops::mask_i32x8(tail),

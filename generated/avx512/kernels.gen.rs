@@ -275,16 +275,22 @@ pub unsafe fn apply_packed_output_f64(
         }
     }
 }
-/// `C = act(C + bias)` for an `m x n` block of C, row stride `ldc`, unit
-/// column stride; reads and writes nothing outside the block.
+/// `C = act(scale * C + bias)` for an `m x n` block of C, row stride `ldc`,
+/// unit column stride; reads and writes nothing outside the block.
 ///
-/// `bias_kind`: 0 none, 1 one per column (`bias[j]`, `n` values), 2 one per
-/// row (`bias[i]`, `m` values). `act`: 0 none, 1 ReLU (`max(0, x)`, NaN stays
-/// NaN), 2 SiLU, 3 GELU (tanh form), 4 GELU (erf form); any other is none.
+/// `scale_kind`: 0 none (C holds values, and `scale` is not read), or C holds
+/// `i32` sums (an int8 product's, in the bits of its `f32` elements), each
+/// converted to `f32` and multiplied by a scale: 1 one for all (`scale[0]`),
+/// 2 one per column (`scale[j]`, `n` values), 3 one per row (`scale[i]`, `m`
+/// values). `bias_kind`: 0 none, 1 one per column (`bias[j]`, `n` values), 2
+/// one per row (`bias[i]`, `m` values). `act`: 0 none, 1 ReLU (`max(0, x)`,
+/// NaN stays NaN), 2 SiLU, 3 GELU (tanh form), 4 GELU (erf form); any other
+/// is none. Each step rounds once, in this order: the conversion, the
+/// product, the sum (none without a bias, so `-0` stays `-0`), the activation.
 ///
 /// # Safety
 /// `c` readable and writable at every `(i, j)` with `i < m`, `j < n`; `bias`
-/// readable for the values `bias_kind` reads.
+/// and `scale` readable for the values `bias_kind` and `scale_kind` read.
 ///
 /// Generated for `avx512` from `base_epilogue` in `kernels/src/epilogue.rs` with V = f32.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
@@ -296,6 +302,8 @@ pub unsafe fn epilogue_f32(
     bias: *const f32,
     bias_kind: usize,
     act: usize,
+    scale: *const f32,
+    scale_kind: usize,
 ) {
     let full = n - n % 16;
     let tail = n - full;
@@ -306,10 +314,32 @@ pub unsafe fn epilogue_f32(
         } else {
             _mm512_setzero_ps()
         };
+        let row_scale = if scale_kind == 1 {
+            _mm512_set1_ps(*scale)
+        } else if scale_kind == 3 {
+            _mm512_set1_ps(*scale.add(i))
+        } else {
+            _mm512_setzero_ps()
+        };
         let mut j = 0;
         while j < full {
-            let b = if bias_kind == 1 { _mm512_loadu_ps(bias.add(j)) } else { row_bias };
-            let x = _mm512_add_ps(_mm512_loadu_ps(row.add(j)), b);
+            let mut x = _mm512_loadu_ps(row.add(j));
+            if scale_kind != 0 {
+                let s = if scale_kind == 2 {
+                    _mm512_loadu_ps(scale.add(j))
+                } else {
+                    row_scale
+                };
+                x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_castps_si512(x)), s);
+            }
+            if bias_kind != 0 {
+                let b = if bias_kind == 1 {
+                    _mm512_loadu_ps(bias.add(j))
+                } else {
+                    row_bias
+                };
+                x = _mm512_add_ps(x, b);
+            }
             _mm512_storeu_ps(
                 row.add(j),
                 {
@@ -572,15 +602,26 @@ pub unsafe fn epilogue_f32(
             j += 16;
         }
         if tail > 0 {
-            let b = if bias_kind == 1 {
-                _mm512_maskz_loadu_ps(((1u32 << tail) - 1) as u16, bias.add(full))
-            } else {
-                row_bias
-            };
-            let x = _mm512_add_ps(
-                _mm512_maskz_loadu_ps(((1u32 << tail) - 1) as u16, row.add(full)),
-                b,
+            let mut x = _mm512_maskz_loadu_ps(
+                ((1u32 << tail) - 1) as u16,
+                row.add(full),
             );
+            if scale_kind != 0 {
+                let s = if scale_kind == 2 {
+                    _mm512_maskz_loadu_ps(((1u32 << tail) - 1) as u16, scale.add(full))
+                } else {
+                    row_scale
+                };
+                x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_castps_si512(x)), s);
+            }
+            if bias_kind != 0 {
+                let b = if bias_kind == 1 {
+                    _mm512_maskz_loadu_ps(((1u32 << tail) - 1) as u16, bias.add(full))
+                } else {
+                    row_bias
+                };
+                x = _mm512_add_ps(x, b);
+            }
             _mm512_mask_storeu_ps(
                 row.add(full),
                 ((1u32 << tail) - 1) as u16,

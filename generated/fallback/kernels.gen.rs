@@ -156,16 +156,22 @@ pub unsafe fn apply_packed_output_f64(
         }
     }
 }
-/// `C = act(C + bias)` for an `m x n` block of C, row stride `ldc`, unit
-/// column stride; reads and writes nothing outside the block.
+/// `C = act(scale * C + bias)` for an `m x n` block of C, row stride `ldc`,
+/// unit column stride; reads and writes nothing outside the block.
 ///
-/// `bias_kind`: 0 none, 1 one per column (`bias[j]`, `n` values), 2 one per
-/// row (`bias[i]`, `m` values). `act`: 0 none, 1 ReLU (`max(0, x)`, NaN stays
-/// NaN), 2 SiLU, 3 GELU (tanh form), 4 GELU (erf form); any other is none.
+/// `scale_kind`: 0 none (C holds values, and `scale` is not read), or C holds
+/// `i32` sums (an int8 product's, in the bits of its `f32` elements), each
+/// converted to `f32` and multiplied by a scale: 1 one for all (`scale[0]`),
+/// 2 one per column (`scale[j]`, `n` values), 3 one per row (`scale[i]`, `m`
+/// values). `bias_kind`: 0 none, 1 one per column (`bias[j]`, `n` values), 2
+/// one per row (`bias[i]`, `m` values). `act`: 0 none, 1 ReLU (`max(0, x)`,
+/// NaN stays NaN), 2 SiLU, 3 GELU (tanh form), 4 GELU (erf form); any other
+/// is none. Each step rounds once, in this order: the conversion, the
+/// product, the sum (none without a bias, so `-0` stays `-0`), the activation.
 ///
 /// # Safety
 /// `c` readable and writable at every `(i, j)` with `i < m`, `j < n`; `bias`
-/// readable for the values `bias_kind` reads.
+/// and `scale` readable for the values `bias_kind` and `scale_kind` read.
 ///
 /// Generated for `fallback` from `base_epilogue` in `kernels/src/epilogue.rs` with V = f32.
 pub unsafe fn epilogue_f32(
@@ -176,14 +182,30 @@ pub unsafe fn epilogue_f32(
     bias: *const f32,
     bias_kind: usize,
     act: usize,
+    scale: *const f32,
+    scale_kind: usize,
 ) {
     for i in 0..m {
         let row = c.add(i * ldc);
         let row_bias = if bias_kind == 2 { *bias.add(i) } else { 0.0f32 };
+        let row_scale = if scale_kind == 1 {
+            *scale
+        } else if scale_kind == 3 {
+            *scale.add(i)
+        } else {
+            0.0f32
+        };
         let mut j = 0;
         while j < n {
-            let b = if bias_kind == 1 { *bias.add(j) } else { row_bias };
-            let x = (*row.add(j)) + b;
+            let mut x = *row.add(j);
+            if scale_kind != 0 {
+                let s = if scale_kind == 2 { *scale.add(j) } else { row_scale };
+                x = (x.to_bits() as i32 as f32) * s;
+            }
+            if bias_kind != 0 {
+                let b = if bias_kind == 1 { *bias.add(j) } else { row_bias };
+                x += b;
+            }
             *row.add(j) = {
                 if act == 1 {
                     ops::max_f32(0.0f32, x)

@@ -223,16 +223,22 @@ pub unsafe fn apply_packed_output_f64(
         }
     }
 }
-/// `C = act(C + bias)` for an `m x n` block of C, row stride `ldc`, unit
-/// column stride; reads and writes nothing outside the block.
+/// `C = act(scale * C + bias)` for an `m x n` block of C, row stride `ldc`,
+/// unit column stride; reads and writes nothing outside the block.
 ///
-/// `bias_kind`: 0 none, 1 one per column (`bias[j]`, `n` values), 2 one per
-/// row (`bias[i]`, `m` values). `act`: 0 none, 1 ReLU (`max(0, x)`, NaN stays
-/// NaN), 2 SiLU, 3 GELU (tanh form), 4 GELU (erf form); any other is none.
+/// `scale_kind`: 0 none (C holds values, and `scale` is not read), or C holds
+/// `i32` sums (an int8 product's, in the bits of its `f32` elements), each
+/// converted to `f32` and multiplied by a scale: 1 one for all (`scale[0]`),
+/// 2 one per column (`scale[j]`, `n` values), 3 one per row (`scale[i]`, `m`
+/// values). `bias_kind`: 0 none, 1 one per column (`bias[j]`, `n` values), 2
+/// one per row (`bias[i]`, `m` values). `act`: 0 none, 1 ReLU (`max(0, x)`,
+/// NaN stays NaN), 2 SiLU, 3 GELU (tanh form), 4 GELU (erf form); any other
+/// is none. Each step rounds once, in this order: the conversion, the
+/// product, the sum (none without a bias, so `-0` stays `-0`), the activation.
 ///
 /// # Safety
 /// `c` readable and writable at every `(i, j)` with `i < m`, `j < n`; `bias`
-/// readable for the values `bias_kind` reads.
+/// and `scale` readable for the values `bias_kind` and `scale_kind` read.
 ///
 /// Generated for `neon` from `base_epilogue` in `kernels/src/epilogue.rs` with V = f32.
 #[target_feature(enable = "neon")]
@@ -244,6 +250,8 @@ pub unsafe fn epilogue_f32(
     bias: *const f32,
     bias_kind: usize,
     act: usize,
+    scale: *const f32,
+    scale_kind: usize,
 ) {
     let full = n - n % 4;
     let tail = n - full;
@@ -254,10 +262,28 @@ pub unsafe fn epilogue_f32(
         } else {
             vdupq_n_f32(0.0)
         };
+        let row_scale = if scale_kind == 1 {
+            vld1q_dup_f32(scale)
+        } else if scale_kind == 3 {
+            vld1q_dup_f32(scale.add(i))
+        } else {
+            vdupq_n_f32(0.0)
+        };
         let mut j = 0;
         while j < full {
-            let b = if bias_kind == 1 { vld1q_f32(bias.add(j)) } else { row_bias };
-            let x = vaddq_f32(vld1q_f32(row.add(j)), b);
+            let mut x = vld1q_f32(row.add(j));
+            if scale_kind != 0 {
+                let s = if scale_kind == 2 {
+                    vld1q_f32(scale.add(j))
+                } else {
+                    row_scale
+                };
+                x = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_f32(x)), s);
+            }
+            if bias_kind != 0 {
+                let b = if bias_kind == 1 { vld1q_f32(bias.add(j)) } else { row_bias };
+                x = vaddq_f32(x, b);
+            }
             vst1q_f32(
                 row.add(j),
                 {
@@ -481,12 +507,23 @@ pub unsafe fn epilogue_f32(
             j += 4;
         }
         if tail > 0 {
-            let b = if bias_kind == 1 {
-                ops::load_partial_f32(bias.add(full), tail)
-            } else {
-                row_bias
-            };
-            let x = vaddq_f32(ops::load_partial_f32(row.add(full), tail), b);
+            let mut x = ops::load_partial_f32(row.add(full), tail);
+            if scale_kind != 0 {
+                let s = if scale_kind == 2 {
+                    ops::load_partial_f32(scale.add(full), tail)
+                } else {
+                    row_scale
+                };
+                x = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_f32(x)), s);
+            }
+            if bias_kind != 0 {
+                let b = if bias_kind == 1 {
+                    ops::load_partial_f32(bias.add(full), tail)
+                } else {
+                    row_bias
+                };
+                x = vaddq_f32(x, b);
+            }
             ops::store_partial_f32(
                 row.add(full),
                 {

@@ -174,6 +174,7 @@ pub static FALLBACK: Target = Target {
         ("f32.max", "ops::max_f32($0, $1)"),
         ("f32.select_neg", "ops::select_neg_f32($0, $1, $2)"),
         ("f32.exp2i", "f32::from_bits(((($0 as i32) + 127) as u32) << 23)"),
+        ("f32.from_int_bits", "$0.to_bits() as i32 as f32"),
         ("f64.vec", "f64"),
         ("f64.LANES", "1"),
         ("f64.MR", "4"),
@@ -193,6 +194,7 @@ pub static FALLBACK: Target = Target {
         ("f64.max", "ops::max_f64($0, $1)"),
         ("f64.select_neg", "ops::select_neg_f64($0, $1, $2)"),
         ("f64.exp2i", "f64::from_bits(((($0 as i64) + 1023) as u64) << 52)"),
+        ("f64.from_int_bits", "$0.to_bits() as i64 as f64"),
         ("u8i8.vec", "i32"),
         ("u8i8.AVec", "[u8; 4]"),
         ("u8i8.BVec", "[i8; 4]"),
@@ -322,6 +324,7 @@ pub static AVX2: Target = Target {
             "f32.exp2i",
             "_mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_castps_si256(_mm256_add_ps($0, _mm256_set1_ps(12583039.0)))))",
         ),
+        ("f32.from_int_bits", "_mm256_cvtepi32_ps(_mm256_castps_si256($0))"),
         ("f64.vec", "__m256d"),
         ("f64.LANES", "4"),
         ("f64.MR", "6"),
@@ -344,6 +347,7 @@ pub static AVX2: Target = Target {
             "f64.exp2i",
             "_mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_castpd_si256(_mm256_add_pd($0, _mm256_set1_pd(6755399441056767.0)))))",
         ),
+        ("f64.from_int_bits", "ops::cvt_i64_f64x4($0)"),
         ("u8i8.vec", "__m256i"),
         ("u8i8.AVec", "__m256i"),
         ("u8i8.BVec", "__m256i"),
@@ -400,6 +404,15 @@ pub static AVX2: Target = Target {
                 let a_even = _mm256_castsi256_ps(_mm256_slli_epi32::<16>(a));
                 let b_even = _mm256_castsi256_ps(_mm256_slli_epi32::<16>(b));
                 _mm256_fmadd_ps(a_even, b_even, _mm256_fmadd_ps(a_odd, b_odd, acc))
+            }",
+        ),
+        (
+            "cvt_i64_f64x4",
+            "/// Each lane's bits as an `i64`, converted to `f64`: AVX2 has no 64-bit
+            /// integer conversion, so a lane at a time.
+            pub fn cvt_i64_f64x4(v: __m256d) -> __m256d {
+                let i: [i64; 4] = unsafe { core::mem::transmute(v) };
+                _mm256_setr_pd(i[0] as f64, i[1] as f64, i[2] as f64, i[3] as f64)
             }",
         ),
         (
@@ -492,6 +505,7 @@ pub static AVX512: Target = Target {
             "f32.exp2i",
             "_mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_castps_si512(_mm512_add_ps($0, _mm512_set1_ps(12583039.0)))))",
         ),
+        ("f32.from_int_bits", "_mm512_cvtepi32_ps(_mm512_castps_si512($0))"),
         ("f64.vec", "__m512d"),
         ("f64.LANES", "8"),
         // 6 x 4 as for f32 (measured against 12 x 2 and 8 x 3, see
@@ -525,6 +539,7 @@ pub static AVX512: Target = Target {
             "f64.exp2i",
             "_mm512_castsi512_pd(_mm512_slli_epi64::<52>(_mm512_castpd_si512(_mm512_add_pd($0, _mm512_set1_pd(6755399441056767.0)))))",
         ),
+        ("f64.from_int_bits", "_mm512_cvtepi64_pd(_mm512_castpd_si512($0))"),
         ("u8i8.vec", "__m512i"),
         ("u8i8.AVec", "__m512i"),
         ("u8i8.BVec", "__m512i"),
@@ -699,6 +714,7 @@ pub static NEON: Target = Target {
             "f32.exp2i",
             "vreinterpretq_f32_u32(vshlq_n_u32::<23>(vreinterpretq_u32_f32(vaddq_f32($0, vdupq_n_f32(12583039.0)))))",
         ),
+        ("f32.from_int_bits", "vcvtq_f32_s32(vreinterpretq_s32_f32($0))"),
         ("f64.vec", "float64x2_t"),
         ("f64.LANES", "2"),
         ("f64.MR", "8"),
@@ -724,6 +740,7 @@ pub static NEON: Target = Target {
             "f64.exp2i",
             "vreinterpretq_f64_u64(vshlq_n_u64::<52>(vreinterpretq_u64_f64(vaddq_f64($0, vdupq_n_f64(6755399441056767.0)))))",
         ),
+        ("f64.from_int_bits", "vcvtq_f64_s64(vreinterpretq_s64_f64($0))"),
         ("u8i8.vec", "int32x4_t"),
         ("u8i8.AVec", "uint8x16_t"),
         ("u8i8.BVec", "int8x16_t"),
@@ -930,6 +947,7 @@ pub static WASM128: Target = Target {
         ("f32.max", "f32x4_max($0, $1)"),
         ("f32.select_neg", "v128_bitselect($1, $2, i32x4_shr($0, 31))"),
         ("f32.exp2i", "i32x4_shl(f32x4_add($0, f32x4_splat(12583039.0)), 23)"),
+        ("f32.from_int_bits", "f32x4_convert_i32x4($0)"),
         ("f64.vec", "v128"),
         ("f64.LANES", "2"),
         ("f64.MR", "4"),
@@ -952,6 +970,7 @@ pub static WASM128: Target = Target {
             "f64.exp2i",
             "i64x2_shl(f64x2_add($0, f64x2_splat(6755399441056767.0)), 52)",
         ),
+        ("f64.from_int_bits", "ops::cvt_i64_f64x2($0)"),
         ("u8i8.vec", "v128"),
         ("u8i8.AVec", "v128"),
         ("u8i8.BVec", "v128"),
@@ -988,6 +1007,14 @@ pub static WASM128: Target = Target {
         ("f64.prefetch_far", "{ let _ = $0; }"),
     ],
     helpers: &[
+        (
+            "cvt_i64_f64x2",
+            "/// Each lane's bits as an `i64`, converted to `f64`: SIMD128 has no 64-bit
+            /// integer conversion, so a lane at a time.
+            pub fn cvt_i64_f64x2(v: v128) -> v128 {
+                f64x2(i64x2_extract_lane::<0>(v) as f64, i64x2_extract_lane::<1>(v) as f64)
+            }",
+        ),
         (
             "dot_bf16",
             "/// bf16 pair dot product: the odd element is the high half of each 32-bit

@@ -25,16 +25,23 @@
 use crate::vec::FloatVec;
 use kernel_macros::kernel;
 
-/// `C = act(C + bias)` for an `m x n` block of C, row stride `ldc`, unit
-/// column stride; reads and writes nothing outside the block.
+/// `C = act(scale * C + bias)` for an `m x n` block of C, row stride `ldc`,
+/// unit column stride; reads and writes nothing outside the block.
 ///
-/// `bias_kind`: 0 none, 1 one per column (`bias[j]`, `n` values), 2 one per
-/// row (`bias[i]`, `m` values). `act`: 0 none, 1 ReLU (`max(0, x)`, NaN stays
-/// NaN), 2 SiLU, 3 GELU (tanh form), 4 GELU (erf form); any other is none.
+/// `scale_kind`: 0 none (C holds values, and `scale` is not read), or C holds
+/// `i32` sums (an int8 product's, in the bits of its `f32` elements), each
+/// converted to `f32` and multiplied by a scale: 1 one for all (`scale[0]`),
+/// 2 one per column (`scale[j]`, `n` values), 3 one per row (`scale[i]`, `m`
+/// values). `bias_kind`: 0 none, 1 one per column (`bias[j]`, `n` values), 2
+/// one per row (`bias[i]`, `m` values). `act`: 0 none, 1 ReLU (`max(0, x)`,
+/// NaN stays NaN), 2 SiLU, 3 GELU (tanh form), 4 GELU (erf form); any other
+/// is none. Each step rounds once, in this order: the conversion, the
+/// product, the sum (none without a bias, so `-0` stays `-0`), the activation.
 ///
 /// # Safety
 /// `c` readable and writable at every `(i, j)` with `i < m`, `j < n`; `bias`
-/// readable for the values `bias_kind` reads.
+/// and `scale` readable for the values `bias_kind` and `scale_kind` read.
+#[allow(clippy::too_many_arguments)]
 #[kernel]
 pub unsafe fn base_epilogue<V: FloatVec<Elem = f32>>(
     m: usize,
@@ -44,6 +51,8 @@ pub unsafe fn base_epilogue<V: FloatVec<Elem = f32>>(
     bias: *const f32,
     bias_kind: usize,
     act: usize,
+    scale: *const f32,
+    scale_kind: usize,
 ) {
     let full = n - n % V::LANES;
     let tail = n - full;
@@ -54,20 +63,49 @@ pub unsafe fn base_epilogue<V: FloatVec<Elem = f32>>(
         } else {
             V::zero()
         };
+        let row_scale = if scale_kind == 1 {
+            V::broadcast(scale)
+        } else if scale_kind == 3 {
+            V::broadcast(scale.add(i))
+        } else {
+            V::zero()
+        };
         let mut j = 0;
         while j < full {
-            let b = if bias_kind == 1 { V::load(bias.add(j)) } else { row_bias };
-            let x = V::add(V::load(row.add(j)), b);
+            let mut x = V::load(row.add(j));
+            if scale_kind != 0 {
+                let s = if scale_kind == 2 {
+                    V::load(scale.add(j))
+                } else {
+                    row_scale
+                };
+                x = V::mul(V::from_int_bits(x), s);
+            }
+            if bias_kind != 0 {
+                let b = if bias_kind == 1 { V::load(bias.add(j)) } else { row_bias };
+                x = V::add(x, b);
+            }
             V::store(row.add(j), activate::<V>(x, act));
             j += V::LANES;
         }
         if tail > 0 {
-            let b = if bias_kind == 1 {
-                V::load_partial(bias.add(full), tail)
-            } else {
-                row_bias
-            };
-            let x = V::add(V::load_partial(row.add(full), tail), b);
+            let mut x = V::load_partial(row.add(full), tail);
+            if scale_kind != 0 {
+                let s = if scale_kind == 2 {
+                    V::load_partial(scale.add(full), tail)
+                } else {
+                    row_scale
+                };
+                x = V::mul(V::from_int_bits(x), s);
+            }
+            if bias_kind != 0 {
+                let b = if bias_kind == 1 {
+                    V::load_partial(bias.add(full), tail)
+                } else {
+                    row_bias
+                };
+                x = V::add(x, b);
+            }
             V::store_partial(row.add(full), activate::<V>(x, act), tail);
         }
     }

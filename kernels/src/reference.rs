@@ -64,7 +64,7 @@ impl<V, const R: usize, const C: usize> IndexMut<usize> for Tile<V, R, C> {
 }
 
 macro_rules! float_ref {
-    ($t:ty) => {
+    ($t:ty, $int:ty) => {
         impl<const L: usize, const MR: usize, const NRV: usize> FloatVec for Ref<$t, L, MR, NRV> {
             type Elem = $t;
             type Tile = Tile<Self, MR, NRV>;
@@ -134,6 +134,9 @@ macro_rules! float_ref {
                     if m.0[l].is_sign_negative() { a.0[l] } else { b.0[l] }
                 }))
             }
+            fn from_int_bits(v: Self) -> Self {
+                Ref(core::array::from_fn(|l| v.0[l].to_bits() as $int as $t))
+            }
             fn exp2i(n: Self) -> Self {
                 Ref(core::array::from_fn(|l| {
                     let n = n.0[l];
@@ -150,8 +153,8 @@ macro_rules! float_ref {
     };
 }
 
-float_ref!(f32);
-float_ref!(f64);
+float_ref!(f32, i32);
+float_ref!(f64, i64);
 
 /// The `u8i8` instantiation: u8 x i8 quads into wrapping i32.
 impl<const L: usize, const MR: usize, const NRV: usize> DotVec for Ref<i32, L, MR, NRV> {

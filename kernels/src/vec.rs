@@ -116,6 +116,13 @@ pub trait FloatVec: Copy {
     /// `f64`) holds the biased exponent in its low mantissa bits, which a shift
     /// moves into the exponent field. The building block of `exp`.
     fn exp2i(n: Self) -> Self;
+    /// Lane-wise: the lane's bits read as a signed integer of its width (`i32`
+    /// in an `f32` lane, `i64` in an `f64` one), converted to `Elem`, rounded
+    /// to nearest (ties to even), as Rust's `as`. One instruction on every
+    /// target but `f64` on AVX2 and WASM SIMD128, which have no 64-bit
+    /// conversion (a lane at a time there). What an epilogue uses to turn a
+    /// block of int8 sums, loaded with [`FloatVec::load`], into values.
+    fn from_int_bits(v: Self) -> Self;
 }
 
 /// Accumulator vectors for widening dot products, the core of int8 and bf16 GEMM.

@@ -161,6 +161,15 @@ unsafe fn dot_panel<F: Family, Acc: Copy>(
     }
 }
 
+/// What the int8 families share beyond [`Family`]: how an element of A
+/// becomes the instruction's `u8`, and what that adds to it.
+pub(crate) trait IntFamily: Family<Scalar = f32, Extra = IntExtra, B = i8, C = i32, PackedB = i8> {
+    /// What packing adds to each element of A (`IntExtra::shift`).
+    const SHIFT: i32;
+    /// The bits of an element of A (packing XORs them with `SHIFT`).
+    fn byte(a: Self::A) -> u8;
+}
+
 /// One int8 family: `$a` the elements of A (packed as `u8`, XORed with
 /// `$flip`; `IntExtra::shift` is the value that adds).
 macro_rules! int_family {
@@ -168,6 +177,14 @@ macro_rules! int_family {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug)]
         pub enum $name {}
+
+        impl IntFamily for $name {
+            const SHIFT: i32 = $flip;
+            #[inline(always)]
+            fn byte(a: $a) -> u8 {
+                a as u8
+            }
+        }
 
         impl Family for $name {
             type A = $a;

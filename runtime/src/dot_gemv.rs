@@ -20,7 +20,7 @@
 //! Threads take blocks of columns of C, each computed as on one thread, so
 //! results are bit-identical for any thread count.
 
-use crate::dot::{Bf16, IntExtra, int_out};
+use crate::dot::{Bf16, IntFamily, int_out};
 use crate::family::Family;
 use crate::gemv::MAX_SUMS;
 use crate::generated::{GemvDotprod, Target};
@@ -121,19 +121,14 @@ unsafe fn rows<A, B, Acc: Copy + Default>(
 ///
 /// # Safety
 /// As `drive` for `p`, which [`applies`].
-pub(crate) unsafe fn int8<F: Family<Extra = IntExtra, B = i8, C = i32, Scalar = f32>>(
-    target: &Target,
-    workers: Workers<'_>,
-    p: &Problem<F>,
-    a_byte: impl Fn(usize) -> u8,
-) {
+pub(crate) unsafe fn int8<F: IntFamily>(target: &Target, workers: Workers<'_>, p: &Problem<F>) {
     // x as the instruction takes it (`x + shift` in a byte), in the thread's
     // scratch.
     let (k, shift) = (p.k, p.extra.shift as u8);
     with_scratch(k, |x| {
         for q in 0..k {
             // SAFETY: the scratch holds k bytes.
-            unsafe { *x.add(q) = a_byte(q) ^ shift };
+            unsafe { *x.add(q) = F::byte(*p.a.at(0, q)) ^ shift };
         }
         // SAFETY: just written; the rest is the caller's.
         unsafe { int8_rows(target, workers, p, std::slice::from_raw_parts(x, k)) }
@@ -144,12 +139,7 @@ pub(crate) unsafe fn int8<F: Family<Extra = IntExtra, B = i8, C = i32, Scalar = 
 ///
 /// # Safety
 /// As [`int8`].
-unsafe fn int8_rows<F: Family<Extra = IntExtra, B = i8, C = i32, Scalar = f32>>(
-    target: &Target,
-    workers: Workers<'_>,
-    p: &Problem<F>,
-    x: &[u8],
-) {
+unsafe fn int8_rows<F: IntFamily>(target: &Target, workers: Workers<'_>, p: &Problem<F>, x: &[u8]) {
     let (k, n, e) = (p.k, p.n, p.extra);
     let lanes = target.shapes.u8i8.lanes;
     let step = lanes * F::DEPTH;
@@ -199,7 +189,19 @@ unsafe fn int8_rows<F: Family<Extra = IntExtra, B = i8, C = i32, Scalar = f32>>(
                 each,
             )
         };
+        // SAFETY: columns `j0..j1` of C's row, as just written.
+        unsafe { fused(p, j0, j1) };
     });
+}
+
+/// The fused epilogue, on columns `j0..j1` of C's row once they are written.
+///
+/// # Safety
+/// Those columns are in C and this thread's alone.
+unsafe fn fused<F: Family>(p: &Problem<F>, j0: usize, j1: usize) {
+    if let Some(e) = &p.epi {
+        unsafe { e.apply(1, j1 - j0, p.c.at(0, j0), p.c.rs, p.c.cs, 0, j0) };
+    }
 }
 
 /// bf16 with one row of A (see the module).
@@ -269,10 +271,7 @@ unsafe fn bf16_rows(target: &Target, workers: Workers<'_>, p: &Problem<Bf16>, x:
                 each,
             )
         };
-        // The fused epilogue, on these columns of C once they are written.
-        if let Some(e) = &p.epi {
-            // SAFETY: columns `j0..j1` of C's row, as just written.
-            unsafe { e.apply(1, j1 - j0, p.c.at(0, j0), p.c.rs, p.c.cs, 0, j0) };
-        }
+        // SAFETY: as in `int8_rows`.
+        unsafe { fused(p, j0, j1) };
     });
 }

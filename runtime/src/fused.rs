@@ -7,16 +7,18 @@
 //! thread count, so fused results are bit-identical for any parallelism.
 
 use crate::api::checked;
+use crate::dequant::Scale;
 use crate::dispatch::Check;
 use crate::dot::{Bf16, Bf16Wide};
 use crate::driver::drive;
 use crate::error::GemmError;
-use crate::generated::Target;
+use crate::generated::{EpilogueFn, Target};
 use crate::mat::{MatMut, MatRef};
 use crate::packed::{PackedBRef, packed_problem};
 use crate::parallel::Parallelism;
 use crate::problem::Problem;
 use half::bf16;
+use std::marker::PhantomData;
 
 /// A bias added to C before the activation.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -84,14 +86,23 @@ impl<'a, T> Epilogue<'a, T> {
     }
 }
 
-/// An epilogue as the loops apply it: the target's kernel, the bias (null for
-/// none) and the kernel's codes, in the orientation of the problem it is in.
+/// An epilogue as the loops apply it: the target's kernel, the bias and the
+/// scale (null for none) and the kernel's codes, in the orientation of the
+/// problem it is in. `C` is the element type of the problem's C: `f32`
+/// (values, `scale_kind` 0) or `i32` (an int8 product's sums, which the
+/// kernel converts and scales, writing `f32` in their place; see
+/// [`crate::gemm_u8s8f32`]). Only [`Epi::new`] and [`Epi::dequant`] make one,
+/// so the two cannot be mixed up.
 pub(crate) struct Epi<C> {
-    kernel: unsafe fn(usize, usize, *mut C, usize, *const C, usize, usize),
-    bias: *const C,
+    kernel: EpilogueFn,
+    bias: *const f32,
     /// 0 none, 1 per column, 2 per row (`base_epilogue`'s `bias_kind`).
     kind: usize,
     act: usize,
+    scale: *const f32,
+    /// 0 none, 1 one, 2 per column, 3 per row (`base_epilogue`'s `scale_kind`).
+    scale_kind: usize,
+    c: PhantomData<fn() -> C>,
 }
 
 // (By hand: a derive would ask `C: Copy`.)
@@ -104,70 +115,93 @@ impl<C> Copy for Epi<C> {}
 
 impl<C> Epi<C> {
     /// The same epilogue for the transposed problem (`Cᵀ`): a bias per column
-    /// of C is one per row of `Cᵀ`.
+    /// of C is one per row of `Cᵀ`, and so is a scale.
     #[inline(always)]
     pub(crate) fn transposed(self) -> Self {
-        let kind = match self.kind {
-            1 => 2,
-            2 => 1,
-            none => none,
+        let swap = |k, col, row| {
+            if k == col {
+                row
+            } else if k == row {
+                col
+            } else {
+                k
+            }
         };
-        Epi { kind, ..self }
+        Epi {
+            kind: swap(self.kind, 1, 2),
+            scale_kind: swap(self.scale_kind, 2, 3),
+            ..self
+        }
     }
 
     /// The same epilogue for the rows of C from `i` on (a problem made of them).
     #[inline(always)]
     pub(crate) fn rows_from(self, i: usize) -> Self {
-        if self.kind == 2 {
-            Epi {
-                bias: self.bias.wrapping_add(i),
-                ..self
-            }
+        self.at(i, 0)
+    }
+
+    /// The bias and scale moved to element `(i, j)`: the epilogue of the block
+    /// of C from there.
+    #[inline(always)]
+    fn at(self, i: usize, j: usize) -> Self {
+        let b = if self.kind == 1 {
+            j
+        } else if self.kind == 2 {
+            i
         } else {
-            self
+            0
+        };
+        let s = match self.scale_kind {
+            2 => j,
+            3 => i,
+            _ => 0,
+        };
+        Epi {
+            bias: self.bias.wrapping_add(b),
+            scale: self.scale.wrapping_add(s),
+            ..self
         }
     }
 
-    /// `C = act(C + bias)` for the `h x w` block of C at `c` (strides `rs`,
-    /// `cs`), whose first element is `(i0, j0)` of the problem's C.
+    /// `C = act(scale * C + bias)` for the `h x w` block of C at `c` (strides
+    /// `rs`, `cs`), whose first element is `(i0, j0)` of the problem's C.
     ///
     /// # Safety
-    /// The block is in C, readable and writable; the bias covers the problem.
+    /// The block is in C, readable and writable; the bias and scale cover the
+    /// problem.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     pub(crate) unsafe fn apply(&self, h: usize, w: usize, c: *mut C, rs: usize, cs: usize, i0: usize, j0: usize) {
-        let bias = match self.kind {
-            1 => self.bias.wrapping_add(j0),
-            2 => self.bias.wrapping_add(i0),
-            _ => self.bias,
-        };
+        // `f32` or `i32` (only `new` and `dequant` make one): the kernel's `f32`.
+        debug_assert_eq!(size_of::<C>(), size_of::<f32>());
+        let c = c.cast::<f32>();
+        let e = self.at(i0, j0);
+        let run =
+            |e: &Self, h, w, c, ld| unsafe { (e.kernel)(h, w, c, ld, e.bias, e.kind, e.act, e.scale, e.scale_kind) };
         if cs == 1 {
-            unsafe { (self.kernel)(h, w, c, rs, bias, self.kind, self.act) }
+            run(&e, h, w, c, rs)
         } else if rs == 1 {
             // A column-major block is the transposed block of `Cᵀ`, row-major.
-            let t = self.transposed();
-            unsafe { (self.kernel)(w, h, c, cs, bias, t.kind, t.act) }
+            run(&e.transposed(), w, h, c, cs)
         } else {
             // No unit stride (rare): element by element, through the same kernel.
             for i in 0..h {
                 for j in 0..w {
-                    let at = c.wrapping_add(i * rs + j * cs);
-                    let b = match self.kind {
-                        1 => bias.wrapping_add(j),
-                        2 => bias.wrapping_add(i),
-                        _ => bias,
-                    };
-                    unsafe { (self.kernel)(1, 1, at, 1, b, self.kind, self.act) }
+                    run(&e.at(i, j), 1, 1, c.wrapping_add(i * rs + j * cs), 1)
                 }
             }
         }
     }
-}
 
-impl Epi<f32> {
-    /// `epilogue` for an `m x n` C on `target`, checked; `None` where it does
-    /// nothing.
-    fn new(target: &Target, epilogue: &Epilogue<'_, f32>, m: usize, n: usize) -> Result<Option<Self>, GemmError> {
+    /// `epilogue` and the scale (`base_epilogue`'s kind and values) for an
+    /// `m x n` C on `target`, checked.
+    fn make(
+        target: &Target,
+        epilogue: &Epilogue<'_, f32>,
+        m: usize,
+        n: usize,
+        (scale, scale_kind): (*const f32, usize),
+    ) -> Result<Self, GemmError> {
         let (bias, kind, len) = match epilogue.bias {
             Bias::None => (std::ptr::null(), 0, None),
             Bias::PerColumn(b) => (b.as_ptr(), 1, Some((b.len(), n))),
@@ -182,18 +216,58 @@ impl Epi<f32> {
                 found,
             });
         }
-        let act = epilogue.activation.code();
-        if kind == 0 && act == 0 {
-            return Ok(None);
-        }
         // Every target's f32 table has the kernel (`V: FloatVec<Elem = f32>`).
         let kernel = target.f32.epilogue.expect("every f32 table has the epilogue kernel");
-        Ok(Some(Epi {
+        Ok(Epi {
             kernel,
             bias,
             kind,
-            act,
-        }))
+            act: epilogue.activation.code(),
+            scale,
+            scale_kind,
+            c: PhantomData,
+        })
+    }
+}
+
+impl Epi<f32> {
+    /// `epilogue` for an `m x n` C on `target`, checked; `None` where it does
+    /// nothing.
+    pub(crate) fn new(
+        target: &Target,
+        epilogue: &Epilogue<'_, f32>,
+        m: usize,
+        n: usize,
+    ) -> Result<Option<Self>, GemmError> {
+        let e = Self::make(target, epilogue, m, n, (std::ptr::null(), 0))?;
+        Ok((e.kind != 0 || e.act != 0).then_some(e))
+    }
+}
+
+impl Epi<i32> {
+    /// The int8 sums of an `m x n` C dequantised by `scale`, then `epilogue`,
+    /// on `target`, checked. The epilogue reads `scale` where it is: it must
+    /// outlive the call.
+    pub(crate) fn dequant(
+        target: &Target,
+        scale: &Scale<'_>,
+        epilogue: &Epilogue<'_, f32>,
+        m: usize,
+        n: usize,
+    ) -> Result<Self, GemmError> {
+        let scale = match scale {
+            // The kernel reads it where the caller's `scale` holds it.
+            Scale::Single(s) => (s as *const f32, 1),
+            Scale::PerColumn(v) if v.len() == n => (v.as_ptr(), 2),
+            Scale::PerColumn(v) => {
+                return Err(GemmError::LengthMismatch {
+                    arg: "scale",
+                    expected: n,
+                    found: v.len(),
+                });
+            }
+        };
+        Self::make(target, epilogue, m, n, scale)
     }
 }
 

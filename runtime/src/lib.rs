@@ -137,7 +137,22 @@
 //! A bias and an activation can follow the product, fused ([`Epilogue`],
 //! [`Bias`], [`Activation`]: ReLU, SiLU, GELU in its tanh and erf forms):
 //! [`gemm_fused`], [`gemm_packed_fused`], [`gemm_bf16_fused`] and
-//! [`gemm_bf16_packed_fused`], for `f32` C.
+//! [`gemm_bf16_packed_fused`], for `f32` C. An int8 product dequantised to
+//! `f32` takes them too: [`gemm_u8s8f32`] and its `s8s8` and packed forms,
+//! `C = act(scale * (A - a_offset) * (B - b_offset) + bias)` with one
+//! [`Scale`] or one per column, a quantised linear layer in one call:
+//!
+//! ```
+//! use gemmkit::{Activation, Bias, Epilogue, MatMut, MatRef, PackedB, Scale, gemm_u8s8f32_packed};
+//! let w = [2i8, -1, 1, 3]; // 2 x 2 weights, per-column scales below
+//! let packed = PackedB::new(MatRef::row_major(&w, 2, 2))?;
+//! let x = [129u8, 131]; // activations, zero point 128
+//! let mut y = [0.0f32; 2];
+//! let epilogue = Epilogue::new(Bias::PerColumn(&[0.5, -1.0]), Activation::Relu);
+//! gemm_u8s8f32_packed(MatRef::row_major(&x, 1, 2), 128, &packed, 0, MatMut::row_major(&mut y, 1, 2), Scale::PerColumn(&[0.25, 0.5]), &epilogue)?;
+//! assert_eq!(y, [1.75, 3.0]); // relu(0.25 * 5 + 0.5), relu(0.5 * 8 - 1)
+//! # Ok::<(), gemmkit::GemmError>(())
+//! ```
 //!
 //! Every call first makes a [`Plan`] (the orientation, the path, the blocks,
 //! the threads, the edge instances); [`plan`] returns it for printing, and its
@@ -190,6 +205,7 @@
 mod api;
 mod batch;
 mod blocking;
+mod dequant;
 mod dispatch;
 mod dot;
 mod dot_gemv;
@@ -239,6 +255,10 @@ pub mod generated {
 pub use api::{gemm, gemm_on, gemm_raw, gemm_with, matmul};
 pub use batch::{BatchLayout, gemm_batch, gemm_batch_strided};
 pub use blocking::{Blocking, CacheSizes, set_blocking};
+pub use dequant::{
+    Scale, gemm_s8s8f32, gemm_s8s8f32_packed, gemm_s8s8f32_packed_with, gemm_s8s8f32_with, gemm_u8s8f32,
+    gemm_u8s8f32_packed, gemm_u8s8f32_packed_with, gemm_u8s8f32_with,
+};
 pub use dispatch::{TargetError, active, available, best, compiled, set_active, target};
 pub use error::GemmError;
 pub use family::Element;

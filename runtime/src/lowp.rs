@@ -3,11 +3,12 @@
 //! views, targets and threads as [`crate::gemm`].
 
 use crate::dispatch::Check;
-use crate::dot::{Bf16, Bf16Wide, COff, IntExtra, S8S8, U8S8, int_out};
+use crate::dot::{Bf16, Bf16Wide, COff, IntExtra, IntFamily, S8S8, U8S8, int_out};
 use crate::dot_gemv;
 use crate::driver::drive;
 use crate::error::GemmError;
 use crate::family::Family;
+use crate::fused::Epi;
 use crate::generated::Target;
 use crate::mat::{MatMut, MatRef};
 use crate::packed::PackedBRef;
@@ -123,14 +124,10 @@ pub fn gemm_u8s8s32_with(
     c_offset: COffset<'_>,
 ) -> Result<(), GemmError> {
     target.check()?;
-    let p = int_problem::<U8S8>(alpha, &a, a_offset.into(), 0, &b, b_offset, beta, &mut c, c_offset)?;
+    let p = int_problem::<U8S8>(alpha, &a, a_offset.into(), &b, b_offset, beta, &mut c, c_offset)?;
     // SAFETY: `int_problem` checked every view and the offsets; the borrows
     // keep them alive and C unaliased for the call.
-    if dot_gemv::applies(&p) {
-        unsafe { dot_gemv::int8(target, &|| parallelism.workers(), &p, |q| *p.a.at(0, q)) };
-    } else {
-        unsafe { drive(target, &p, || parallelism.workers()) };
-    }
+    unsafe { run_int(target, parallelism, &p) };
     Ok(())
 }
 
@@ -205,14 +202,10 @@ pub fn gemm_s8s8s32_with(
     c_offset: COffset<'_>,
 ) -> Result<(), GemmError> {
     target.check()?;
-    // A is packed as `a + 128` (the u8 x s8 instruction's form).
-    let p = int_problem::<S8S8>(alpha, &a, a_offset.into(), 128, &b, b_offset, beta, &mut c, c_offset)?;
+    // A is packed as `a + 128` (the u8 x s8 instruction's form, `S8S8::SHIFT`).
+    let p = int_problem::<S8S8>(alpha, &a, a_offset.into(), &b, b_offset, beta, &mut c, c_offset)?;
     // SAFETY: as in `gemm_u8s8s32_with`.
-    if dot_gemv::applies(&p) {
-        unsafe { dot_gemv::int8(target, &|| parallelism.workers(), &p, |q| *p.a.at(0, q) as u8) };
-    } else {
-        unsafe { drive(target, &p, || parallelism.workers()) };
-    }
+    unsafe { run_int(target, parallelism, &p) };
     Ok(())
 }
 
@@ -273,6 +266,19 @@ pub fn gemm_bf16_with(
     Ok(())
 }
 
+/// Runs an int8 problem: one row of A against B's columns contiguous along k
+/// through the GEMV (`dot_gemv`), anything else through the loops.
+///
+/// # Safety
+/// As `drive`.
+pub(crate) unsafe fn run_int<F: IntFamily>(target: &Target, parallelism: &Parallelism, p: &Problem<F>) {
+    if dot_gemv::applies(p) {
+        unsafe { dot_gemv::int8(target, &|| parallelism.workers(), p) };
+    } else {
+        unsafe { drive(target, p, || parallelism.workers()) };
+    }
+}
+
 /// Runs a bf16 problem: one row of A against B's columns contiguous along k
 /// through the GEMV (`dot_gemv`), anything else through the loops, widened
 /// to f32 where the target's tuning says so (`Bf16Wide`).
@@ -327,11 +333,10 @@ pub(crate) fn problem<F: Family>(
 
 /// Checks an int8 call's views, scalars and C offset, and makes its problem.
 #[allow(clippy::too_many_arguments)]
-fn int_problem<F: Family<Scalar = f32, Extra = IntExtra, B = i8, C = i32>>(
+pub(crate) fn int_problem<F: IntFamily>(
     alpha: f32,
     a: &MatRef<'_, F::A>,
     a_offset: i32,
-    shift: i32,
     b: &MatRef<'_, i8>,
     b_offset: i8,
     beta: f32,
@@ -339,7 +344,7 @@ fn int_problem<F: Family<Scalar = f32, Extra = IntExtra, B = i8, C = i32>>(
     c_offset: COffset<'_>,
 ) -> Result<Problem<F>, GemmError> {
     crate::api::validate(a, b, c)?;
-    let extra = int_extra(alpha, a_offset, shift, b_offset, beta, c, c_offset)?;
+    let extra = int_extra(alpha, a_offset, F::SHIFT, b_offset, beta, c, c_offset)?;
     Ok(problem(alpha, a, b, beta, c, extra))
 }
 
@@ -453,15 +458,14 @@ pub fn gemm_u8s8s32_packed_with<'b>(
     int_packed::<U8S8>(
         target,
         parallelism,
-        alpha,
+        (alpha, beta),
         a,
         a_offset,
-        0,
         b,
         b_offset,
-        beta,
         c,
         c_offset,
+        None,
     )
 }
 
@@ -523,48 +527,46 @@ pub fn gemm_s8s8s32_packed_with<'b>(
     c_offset: COffset<'_>,
 ) -> Result<(), GemmError> {
     let a_offset = a_offset.into();
-    // A is packed as `a + 128`, as in `gemm_s8s8s32_with`.
     int_packed::<S8S8>(
         target,
         parallelism,
-        alpha,
+        (alpha, beta),
         a,
         a_offset,
-        128,
         b,
         b_offset,
-        beta,
         c,
         c_offset,
+        None,
     )
 }
 
-/// One int8 call with a packed B, checked. A rounded result (general alpha
-/// or beta) must see each element's whole sum: where B was packed in several
-/// blocks of k, the exact sums are made first (the blocks add in `i32`), in
-/// a buffer of C's size, and then rounded once each.
+/// One int8 call with a packed B, checked, and `epi` after it (which the
+/// caller made for C and checked). A rounded result (general alpha or beta)
+/// must see each element's whole sum: where B was packed in several blocks of
+/// k, the exact sums are made first (the blocks add in `i32`), in a buffer of
+/// C's size, and then rounded once each.
 #[allow(clippy::too_many_arguments)]
-fn int_packed<'b, F: Family<Scalar = f32, Extra = IntExtra, B = i8, PackedB = i8, C = i32>>(
+pub(crate) fn int_packed<'b, F: IntFamily>(
     target: &Target,
     parallelism: &Parallelism,
-    alpha: f32,
+    (alpha, beta): (f32, f32),
     a: MatRef<'_, F::A>,
     a_offset: i32,
-    shift: i32,
     b: impl Into<PackedBRef<'b, i8>>,
     b_offset: i8,
-    beta: f32,
     c: MatMut<'_, i32>,
     c_offset: COffset<'_>,
+    epi: Option<Epi<i32>>,
 ) -> Result<(), GemmError> {
     target.check()?;
     let b = b.into();
     let packed = b.for_call(target, (a.rows, a.cols), (c.rows, c.cols))?;
     a.check_bounds("a")?;
     c.check_output("c")?;
-    let extra = int_extra(alpha, a_offset, shift, b_offset, beta, &c, c_offset)?;
+    let extra = int_extra(alpha, a_offset, F::SHIFT, b_offset, beta, &c, c_offset)?;
     let (m, n) = (c.rows, c.cols);
-    let run = |alpha: f32, beta: f32, c: (*mut i32, usize, usize), extra: IntExtra| {
+    let run = |alpha: f32, beta: f32, c: (*mut i32, usize, usize), extra: IntExtra, epi| {
         let p: Problem<F> = Problem {
             m,
             n,
@@ -589,7 +591,7 @@ fn int_packed<'b, F: Family<Scalar = f32, Extra = IntExtra, B = i8, PackedB = i8
             },
             extra,
             packed: Some(packed),
-            epi: None,
+            epi,
         };
         // SAFETY: A, C and the offsets checked, B's strips and sums cover
         // its blocks (`for_call`); the borrows keep them alive and C
@@ -597,15 +599,16 @@ fn int_packed<'b, F: Family<Scalar = f32, Extra = IntExtra, B = i8, PackedB = i8
         unsafe { drive(target, &p, || parallelism.workers()) };
     };
     if extra.exact || b.k() <= b.kc() {
-        run(alpha, beta, (c.data.as_mut_ptr(), c.rs, c.cs), extra);
+        run(alpha, beta, (c.data.as_mut_ptr(), c.rs, c.cs), extra, epi);
     } else {
+        // (Never with an epilogue: only the exact dequantising calls have one.)
         let mut sums = vec![0i32; m * n];
         let exact = IntExtra {
             c_offset: COff::Fixed(0),
             exact: true,
             ..extra
         };
-        run(1.0, 0.0, (sums.as_mut_ptr(), n, 1), exact);
+        run(1.0, 0.0, (sums.as_mut_ptr(), n, 1), exact, None);
         for i in 0..m {
             for j in 0..n {
                 let dst = &mut c.data[i * c.rs + j * c.cs];

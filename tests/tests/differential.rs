@@ -125,8 +125,9 @@ where
 /// condition number, see `activation_tolerance`), on every target.
 const ACTIVATION_REL: f64 = 2e-6;
 
-/// `base_epilogue` on blocks of every width around the lanes, each bias kind
-/// and activation: against the reference kernel (same lanes; a few roundings
+/// `base_epilogue` on blocks of every width around the lanes, each scale
+/// kind (C's `i32` sums converted and scaled, or none), bias kind and
+/// activation: against the reference kernel (same lanes; a few roundings
 /// apart where the target has no FMA), against `f64` within
 /// [`ACTIVATION_REL`], NaN kept, and nothing written outside the block.
 fn check_epilogue<V: FloatVec<Elem = f32>>(target: &str, kern: EpilogueFn) {
@@ -135,57 +136,78 @@ fn check_epilogue<V: FloatVec<Elem = f32>>(target: &str, kern: EpilogueFn) {
     for m in [1, 3] {
         for n in [1, l.saturating_sub(1).max(1), l, l + 1, 2 * l + 3, 37] {
             let ldc = n + 5;
-            for kind in 0..3 {
-                for act in 0..5 {
-                    // Values across the activations' interesting range, a NaN and
-                    // an infinity.
-                    let mut c0: Vec<f32> = (0..m * ldc).map(|_| (12.0 * rng.unit()) as f32).collect();
+            for (scale_kind, kind, act) in (0..4).flat_map(|s| (0..3).flat_map(move |k| (0..5).map(move |a| (s, k, a))))
+            {
+                // Values across the activations' interesting range, a NaN and
+                // an infinity; or sums, up to 2^28 (past f32's exact integers)
+                // in magnitude, which a scale brings back to that range.
+                let mut c0: Vec<f32> = if scale_kind == 0 {
+                    (0..m * ldc).map(|_| (12.0 * rng.unit()) as f32).collect()
+                } else {
+                    (0..m * ldc)
+                        .map(|_| f32::from_bits(((rng.unit() * f64::from(1u32 << 28)) as i32) as u32))
+                        .collect()
+                };
+                if scale_kind == 0 {
                     c0[0] = f32::NAN;
                     if m * ldc > 2 {
                         c0[2] = f32::INFINITY;
                     }
-                    let bias: Vec<f32> = (0..n.max(m)).map(|_| rng.unit() as f32).collect();
-                    let run = |f: &dyn Fn(*mut f32)| {
-                        let mut c = c0.clone();
-                        f(c.as_mut_ptr());
-                        c
-                    };
-                    let b = bias.as_ptr();
-                    let want = run(&|c| unsafe { kernels::base_epilogue::<V>(m, n, c, ldc, b, kind, act) });
-                    let got = run(&|c| unsafe { kern(m, n, c, ldc, b, kind, act) });
-                    for i in 0..m {
-                        for j in 0..ldc {
-                            let at = i * ldc + j;
-                            let (g, w, old) = (got[at], want[at], c0[at]);
-                            let ctx = format!("{target}: epilogue m={m} n={n} bias={kind} act={act} ({i},{j})");
-                            if j >= n {
-                                assert!(same(g, old), "{ctx}: wrote outside the block");
-                                continue;
-                            }
-                            let x = f64::from(old)
-                                + match kind {
-                                    1 => f64::from(bias[j]),
-                                    2 => f64::from(bias[i]),
-                                    _ => 0.0,
-                                };
-                            // The input as the kernel sees it, rounded to f32.
-                            let x = f64::from(x as f32);
-                            let exact = activation_f64(act, x);
-                            if exact.is_nan() {
-                                assert!(g.is_nan() && w.is_nan(), "{ctx}: {g} / {w} for NaN");
-                                continue;
-                            }
-                            if exact.is_infinite() {
-                                assert!(g == exact as f32, "{ctx}: {g} for {exact}");
-                                continue;
-                            }
-                            let tol = activation_tolerance(act, x, exact, ACTIVATION_REL);
-                            assert!((f64::from(g) - exact).abs() <= tol, "{ctx}: {g} vs {exact} (x = {x})");
-                            assert!(
-                                (f64::from(g) - f64::from(w)).abs() <= 2.0 * tol,
-                                "{ctx}: {g} vs reference {w}"
-                            );
+                }
+                let bias: Vec<f32> = (0..n.max(m)).map(|_| rng.unit() as f32).collect();
+                let scale: Vec<f32> = (0..n.max(m))
+                    .map(|_| (rng.unit() * 12.0 / f64::from(1u32 << 28)) as f32)
+                    .collect();
+                let run = |f: &dyn Fn(*mut f32)| {
+                    let mut c = c0.clone();
+                    f(c.as_mut_ptr());
+                    c
+                };
+                let (b, sc) = (bias.as_ptr(), scale.as_ptr());
+                let want = run(&|c| unsafe { kernels::base_epilogue::<V>(m, n, c, ldc, b, kind, act, sc, scale_kind) });
+                let got = run(&|c| unsafe { kern(m, n, c, ldc, b, kind, act, sc, scale_kind) });
+                for i in 0..m {
+                    for j in 0..ldc {
+                        let at = i * ldc + j;
+                        let (g, w, old) = (got[at], want[at], c0[at]);
+                        let ctx = format!(
+                            "{target}: epilogue m={m} n={n} scale={scale_kind} bias={kind} act={act} ({i},{j})"
+                        );
+                        if j >= n {
+                            assert!(same(g, old), "{ctx}: wrote outside the block");
+                            continue;
                         }
+                        // The steps before the activation, each rounded to f32.
+                        let value = match scale_kind {
+                            0 => old,
+                            1 => old.to_bits() as i32 as f32 * scale[0],
+                            2 => old.to_bits() as i32 as f32 * scale[j],
+                            _ => old.to_bits() as i32 as f32 * scale[i],
+                        };
+                        let x = match kind {
+                            1 => value + bias[j],
+                            2 => value + bias[i],
+                            _ => value,
+                        };
+                        let x = f64::from(x);
+                        let exact = activation_f64(act, x);
+                        if exact.is_nan() {
+                            assert!(g.is_nan() && w.is_nan(), "{ctx}: {g} / {w} for NaN");
+                            continue;
+                        }
+                        if exact.is_infinite() {
+                            assert!(g == exact as f32, "{ctx}: {g} for {exact}");
+                            continue;
+                        }
+                        if act == 0 {
+                            assert_eq!(g.to_bits(), (x as f32).to_bits(), "{ctx}: {g} vs {x}");
+                        }
+                        let tol = activation_tolerance(act, x, exact, ACTIVATION_REL);
+                        assert!((f64::from(g) - exact).abs() <= tol, "{ctx}: {g} vs {exact} (x = {x})");
+                        assert!(
+                            (f64::from(g) - f64::from(w)).abs() <= 2.0 * tol,
+                            "{ctx}: {g} vs reference {w}"
+                        );
                     }
                 }
             }
@@ -203,7 +225,19 @@ fn check_activation_accuracy(target: &str, kern: EpilogueFn) {
         .collect();
     for act in 1..5 {
         let mut c = xs.clone();
-        unsafe { kern(1, c.len(), c.as_mut_ptr(), 0, std::ptr::null(), 0, act) };
+        unsafe {
+            kern(
+                1,
+                c.len(),
+                c.as_mut_ptr(),
+                0,
+                std::ptr::null(),
+                0,
+                act,
+                std::ptr::null(),
+                0,
+            )
+        };
         let (mut worst, mut at, mut rel) = (0.0f64, 0.0f64, 0.0f64);
         for (&x, &g) in xs.iter().zip(&c) {
             let exact = activation_f64(act, f64::from(x));
