@@ -12,8 +12,11 @@
 //! m = 1 and `cblas_sgemm` otherwise. In the f32 table gemmkit also runs
 //! with a bias per column fused (`gemm_fused`), as a linear layer adds one:
 //! its cost over the plain product is the difference between the two
-//! columns. Every library's y is checked against gemmkit's once per shape
-//! (the fused one against the plain product plus the bias, exactly).
+//! columns. In the int8 table gemmkit also runs dequantised to f32 with a
+//! scale and a bias per column fused (`gemm_u8s8f32`), a quantised linear
+//! layer. Every library's y is checked against gemmkit's once per shape (the
+//! fused ones against the plain product plus the bias, or its sums scaled
+//! and biased, exactly).
 
 use crate::dnnl::Dnnl;
 use gemmkit::{COffset, MatMut, MatRef, PackedB, Parallelism};
@@ -394,6 +397,37 @@ fn check_bias(
     ))
 }
 
+/// An `i32` y's elements as the `f32` a dequantising call writes there.
+fn as_f32(y: &mut [i32]) -> &mut [f32] {
+    // SAFETY: one size and alignment, and every bit pattern is a value of each.
+    unsafe { std::slice::from_raw_parts_mut(y.as_mut_ptr().cast(), y.len()) }
+}
+
+/// The dequantised y on copy 0 against the plain product's sums converted,
+/// scaled and biased (exact: the same three roundings either way).
+fn check_dequant(
+    plain: &(String, Option<Call<'_, i32>>),
+    fused: &(String, Option<Call<'_, i32>>),
+    scale: &[f32],
+    bias: &[f32],
+    (m, n, k): (usize, usize, usize),
+) -> Option<String> {
+    let (Some(plain), Some(fused)) = (&plain.1, &fused.1) else {
+        return None;
+    };
+    let (mut y, mut yd) = (vec![0; m * n], vec![0; m * n]);
+    plain(0, &mut y);
+    fused(0, &mut yd);
+    let yd = as_f32(&mut yd);
+    let want = |e: usize| y[e] as f32 * scale[e % n] + bias[e % n];
+    let bad = (0..m * n).find(|&e| yd[e].to_bits() != want(e).to_bits())?;
+    Some(format!(
+        "- warning: {m} x {n} x {k}: gemmkit + dequant gave {} at element {bad}, the dequantised product {}",
+        yd[bad],
+        want(bad)
+    ))
+}
+
 /// Every library's y on copy 0 against the first's (relative to its largest
 /// element): a line for each that differs, printed under the table.
 fn check<Y: Copy + Default + Into<f64>>(
@@ -528,9 +562,13 @@ pub fn bf16_table(shapes: &[(usize, usize, usize)], threads: usize, samples: usi
     warnings.iter().for_each(|w| println!("{w}"));
 }
 
-/// The int8 table (u8 x, s8 weights, s32 y, zero offsets).
+/// The int8 table (u8 x, s8 weights, s32 y, zero offsets). The last column:
+/// gemmkit's product dequantised to f32 y with a scale and a bias per column,
+/// fused (`gemm_u8s8f32`), as a quantised linear layer computes it.
 pub fn int8_table(shapes: &[(usize, usize, usize)], threads: usize, samples: usize, dnnl: Option<&Dnnl>, bw: f64) {
-    let names: Vec<String> = ["gemmkit", "gemmkit packed", "onednn"].map(String::from).to_vec();
+    let names: Vec<String> = ["gemmkit", "gemmkit packed", "onednn", "gemmkit + dequant"]
+        .map(String::from)
+        .to_vec();
     let (mut rows, mut warnings) = (vec![], vec![]);
     let target = gemmkit::active().expect("HWY_TARGET");
     for (i, &(m, n, k)) in shapes.iter().enumerate() {
@@ -553,11 +591,14 @@ pub fn int8_table(shapes: &[(usize, usize, usize)], threads: usize, samples: usi
             .iter()
             .map(|w| PackedB::new_on(target, MatRef::row_major(w, n, k).t()).expect("pack"))
             .collect();
+        let scale = fill(n, 8, |r| (r % 1000) as f32 * 1e-6);
+        let bias = fill(n, 7, |r| (r % 1000) as f32 / 500.0 - 1.0);
         let p = par(threads);
         // (References, for the peers' `move` closures.)
-        let (x, ws) = (&x, &ws);
+        let (x, ws, scale, bias) = (&x, &ws, &scale, &bias);
         let wt = |i: usize| MatRef::row_major(&ws[i], n, k).t();
         let zero = COffset::Fixed(0);
+        let with_bias = gemmkit::Epilogue::new(gemmkit::Bias::PerColumn(bias), gemmkit::Activation::None);
         let calls: Vec<(String, Option<Call<'_, i32>>)> = vec![
             (
                 names[0].clone(),
@@ -603,8 +644,18 @@ pub fn int8_table(shapes: &[(usize, usize, usize)], threads: usize, samples: usi
                     }) as Call<'_, i32>
                 }),
             ),
+            (
+                names[3].clone(),
+                Some(Box::new(|i, y: &mut [i32]| {
+                    let a = MatRef::row_major(x, m, k);
+                    let c = MatMut::row_major(as_f32(y), m, n);
+                    let scale = gemmkit::Scale::PerColumn(scale);
+                    gemmkit::gemm_u8s8f32_with(target, &p, a, 0, wt(i), 0, c, scale, &with_bias).unwrap()
+                })),
+            ),
         ];
-        warnings.extend(check(&calls, (m, n, k), 0.0));
+        warnings.extend(check(&calls[..3], (m, n, k), 0.0));
+        warnings.extend(check_dequant(&calls[0], &calls[3], scale, bias, (m, n, k)));
         let times = time(&calls, copies, m * n, samples, threads);
         rows.push(Row {
             shape: (m, n, k),
@@ -612,7 +663,14 @@ pub fn int8_table(shapes: &[(usize, usize, usize)], threads: usize, samples: usi
             times,
         });
     }
-    print_table("int8 inference shapes (u8 x s8 -> s32)", threads, &names, bw, &rows, 2);
+    print_table(
+        "int8 inference shapes (u8 x s8 -> s32; dequantised: f32)",
+        threads,
+        &names,
+        bw,
+        &rows,
+        2,
+    );
     if !warnings.is_empty() {
         println!();
     }
