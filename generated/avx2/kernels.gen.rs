@@ -1391,18 +1391,22 @@ pub unsafe fn gemv_dotprod_u8i8(
     for v in 0..kv {
         let xv = _mm256_loadu_si256(x.add(v * 32) as *const __m256i);
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(16 * ldw + v * 32));
             let wv = _mm256_loadu_si256(w.add(v * 32) as *const __m256i);
             acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(17 * ldw + v * 32));
             let wv = _mm256_loadu_si256(w.add(ldw + v * 32) as *const __m256i);
             acc_1_0 = ops::dot_u8i8(acc_1_0, xv, wv);
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(18 * ldw + v * 32));
             let wv = _mm256_loadu_si256(w.add(2 * ldw + v * 32) as *const __m256i);
             acc_2_0 = ops::dot_u8i8(acc_2_0, xv, wv);
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(19 * ldw + v * 32));
             let wv = _mm256_loadu_si256(w.add(3 * ldw + v * 32) as *const __m256i);
             acc_3_0 = ops::dot_u8i8(acc_3_0, xv, wv);
         }
@@ -1453,18 +1457,22 @@ pub unsafe fn gemv_dotprod_bf16(
     for v in 0..kv {
         let xv = _mm256_loadu_si256(x.add(v * 16) as *const __m256i);
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(16 * ldw + v * 16) as *const i8);
             let wv = _mm256_loadu_si256(w.add(v * 16) as *const __m256i);
             acc_0_0 = ops::dot_bf16(acc_0_0, xv, wv);
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(17 * ldw + v * 16) as *const i8);
             let wv = _mm256_loadu_si256(w.add(ldw + v * 16) as *const __m256i);
             acc_1_0 = ops::dot_bf16(acc_1_0, xv, wv);
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(18 * ldw + v * 16) as *const i8);
             let wv = _mm256_loadu_si256(w.add(2 * ldw + v * 16) as *const __m256i);
             acc_2_0 = ops::dot_bf16(acc_2_0, xv, wv);
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(19 * ldw + v * 16) as *const i8);
             let wv = _mm256_loadu_si256(w.add(3 * ldw + v * 16) as *const __m256i);
             acc_3_0 = ops::dot_bf16(acc_3_0, xv, wv);
         }
@@ -1503,7 +1511,7 @@ pub unsafe fn gemv_dotprod_row_u8i8(
     kv: usize,
     x: *const u8,
     w: *const i8,
-    _ldw: usize,
+    ldw: usize,
     _ones: *const u8,
     out: *mut i32,
     _sums: *mut i32,
@@ -1512,6 +1520,7 @@ pub unsafe fn gemv_dotprod_row_u8i8(
     for v in 0..kv {
         let xv = _mm256_loadu_si256(x.add(v * 32) as *const __m256i);
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(4 * ldw + v * 32));
             let wv = _mm256_loadu_si256(w.add(v * 32) as *const __m256i);
             acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
         }
@@ -1547,7 +1556,7 @@ pub unsafe fn gemv_dotprod_row_bf16(
     kv: usize,
     x: *const u16,
     w: *const u16,
-    _ldw: usize,
+    ldw: usize,
     _ones: *const u16,
     out: *mut f32,
     _sums: *mut f32,
@@ -1556,6 +1565,7 @@ pub unsafe fn gemv_dotprod_row_bf16(
     for v in 0..kv {
         let xv = _mm256_loadu_si256(x.add(v * 16) as *const __m256i);
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(4 * ldw + v * 16) as *const i8);
             let wv = _mm256_loadu_si256(w.add(v * 16) as *const __m256i);
             acc_0_0 = ops::dot_bf16(acc_0_0, xv, wv);
         }
@@ -1607,6 +1617,7 @@ pub unsafe fn gemv_dotprod_sums_u8i8(
     for v in 0..kv {
         let xv = _mm256_loadu_si256(x.add(v * 32) as *const __m256i);
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(16 * ldw + v * 32));
             let wv = _mm256_loadu_si256(w.add(v * 32) as *const __m256i);
             acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
             acc_0_1 = ops::dot_u8i8(
@@ -1616,6 +1627,7 @@ pub unsafe fn gemv_dotprod_sums_u8i8(
             );
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(17 * ldw + v * 32));
             let wv = _mm256_loadu_si256(w.add(ldw + v * 32) as *const __m256i);
             acc_1_0 = ops::dot_u8i8(acc_1_0, xv, wv);
             acc_1_1 = ops::dot_u8i8(
@@ -1625,6 +1637,7 @@ pub unsafe fn gemv_dotprod_sums_u8i8(
             );
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(18 * ldw + v * 32));
             let wv = _mm256_loadu_si256(w.add(2 * ldw + v * 32) as *const __m256i);
             acc_2_0 = ops::dot_u8i8(acc_2_0, xv, wv);
             acc_2_1 = ops::dot_u8i8(
@@ -1634,6 +1647,7 @@ pub unsafe fn gemv_dotprod_sums_u8i8(
             );
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(19 * ldw + v * 32));
             let wv = _mm256_loadu_si256(w.add(3 * ldw + v * 32) as *const __m256i);
             acc_3_0 = ops::dot_u8i8(acc_3_0, xv, wv);
             acc_3_1 = ops::dot_u8i8(
@@ -1697,6 +1711,7 @@ pub unsafe fn gemv_dotprod_sums_bf16(
     for v in 0..kv {
         let xv = _mm256_loadu_si256(x.add(v * 16) as *const __m256i);
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(16 * ldw + v * 16) as *const i8);
             let wv = _mm256_loadu_si256(w.add(v * 16) as *const __m256i);
             acc_0_0 = ops::dot_bf16(acc_0_0, xv, wv);
             acc_0_1 = ops::dot_bf16(
@@ -1706,6 +1721,7 @@ pub unsafe fn gemv_dotprod_sums_bf16(
             );
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(17 * ldw + v * 16) as *const i8);
             let wv = _mm256_loadu_si256(w.add(ldw + v * 16) as *const __m256i);
             acc_1_0 = ops::dot_bf16(acc_1_0, xv, wv);
             acc_1_1 = ops::dot_bf16(
@@ -1715,6 +1731,7 @@ pub unsafe fn gemv_dotprod_sums_bf16(
             );
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(18 * ldw + v * 16) as *const i8);
             let wv = _mm256_loadu_si256(w.add(2 * ldw + v * 16) as *const __m256i);
             acc_2_0 = ops::dot_bf16(acc_2_0, xv, wv);
             acc_2_1 = ops::dot_bf16(
@@ -1724,6 +1741,7 @@ pub unsafe fn gemv_dotprod_sums_bf16(
             );
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(19 * ldw + v * 16) as *const i8);
             let wv = _mm256_loadu_si256(w.add(3 * ldw + v * 16) as *const __m256i);
             acc_3_0 = ops::dot_bf16(acc_3_0, xv, wv);
             acc_3_1 = ops::dot_bf16(
@@ -1771,7 +1789,7 @@ pub unsafe fn gemv_dotprod_sums_row_u8i8(
     kv: usize,
     x: *const u8,
     w: *const i8,
-    _ldw: usize,
+    ldw: usize,
     ones: *const u8,
     out: *mut i32,
     sums: *mut i32,
@@ -1781,6 +1799,7 @@ pub unsafe fn gemv_dotprod_sums_row_u8i8(
     for v in 0..kv {
         let xv = _mm256_loadu_si256(x.add(v * 32) as *const __m256i);
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(4 * ldw + v * 32));
             let wv = _mm256_loadu_si256(w.add(v * 32) as *const __m256i);
             acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
             acc_0_1 = ops::dot_u8i8(
@@ -1822,7 +1841,7 @@ pub unsafe fn gemv_dotprod_sums_row_bf16(
     kv: usize,
     x: *const u16,
     w: *const u16,
-    _ldw: usize,
+    ldw: usize,
     ones: *const u16,
     out: *mut f32,
     sums: *mut f32,
@@ -1832,6 +1851,7 @@ pub unsafe fn gemv_dotprod_sums_row_bf16(
     for v in 0..kv {
         let xv = _mm256_loadu_si256(x.add(v * 16) as *const __m256i);
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(4 * ldw + v * 16) as *const i8);
             let wv = _mm256_loadu_si256(w.add(v * 16) as *const __m256i);
             acc_0_0 = ops::dot_bf16(acc_0_0, xv, wv);
             acc_0_1 = ops::dot_bf16(

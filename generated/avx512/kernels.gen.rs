@@ -1448,18 +1448,22 @@ pub unsafe fn gemv_dotprod_u8i8(
     for v in 0..kv {
         let xv = _mm512_loadu_si512(x.add(v * 64) as *const __m512i);
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(16 * ldw + v * 64));
             let wv = _mm512_loadu_si512(w.add(v * 64) as *const __m512i);
             acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(17 * ldw + v * 64));
             let wv = _mm512_loadu_si512(w.add(ldw + v * 64) as *const __m512i);
             acc_1_0 = ops::dot_u8i8(acc_1_0, xv, wv);
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(18 * ldw + v * 64));
             let wv = _mm512_loadu_si512(w.add(2 * ldw + v * 64) as *const __m512i);
             acc_2_0 = ops::dot_u8i8(acc_2_0, xv, wv);
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(19 * ldw + v * 64));
             let wv = _mm512_loadu_si512(w.add(3 * ldw + v * 64) as *const __m512i);
             acc_3_0 = ops::dot_u8i8(acc_3_0, xv, wv);
         }
@@ -1510,18 +1514,22 @@ pub unsafe fn gemv_dotprod_bf16(
     for v in 0..kv {
         let xv = _mm512_loadu_si512(x.add(v * 32) as *const __m512i);
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(16 * ldw + v * 32) as *const i8);
             let wv = _mm512_loadu_si512(w.add(v * 32) as *const __m512i);
             acc_0_0 = ops::dot_bf16(acc_0_0, xv, wv);
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(17 * ldw + v * 32) as *const i8);
             let wv = _mm512_loadu_si512(w.add(ldw + v * 32) as *const __m512i);
             acc_1_0 = ops::dot_bf16(acc_1_0, xv, wv);
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(18 * ldw + v * 32) as *const i8);
             let wv = _mm512_loadu_si512(w.add(2 * ldw + v * 32) as *const __m512i);
             acc_2_0 = ops::dot_bf16(acc_2_0, xv, wv);
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(19 * ldw + v * 32) as *const i8);
             let wv = _mm512_loadu_si512(w.add(3 * ldw + v * 32) as *const __m512i);
             acc_3_0 = ops::dot_bf16(acc_3_0, xv, wv);
         }
@@ -1560,7 +1568,7 @@ pub unsafe fn gemv_dotprod_row_u8i8(
     kv: usize,
     x: *const u8,
     w: *const i8,
-    _ldw: usize,
+    ldw: usize,
     _ones: *const u8,
     out: *mut i32,
     _sums: *mut i32,
@@ -1569,6 +1577,7 @@ pub unsafe fn gemv_dotprod_row_u8i8(
     for v in 0..kv {
         let xv = _mm512_loadu_si512(x.add(v * 64) as *const __m512i);
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(4 * ldw + v * 64));
             let wv = _mm512_loadu_si512(w.add(v * 64) as *const __m512i);
             acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
         }
@@ -1604,7 +1613,7 @@ pub unsafe fn gemv_dotprod_row_bf16(
     kv: usize,
     x: *const u16,
     w: *const u16,
-    _ldw: usize,
+    ldw: usize,
     _ones: *const u16,
     out: *mut f32,
     _sums: *mut f32,
@@ -1613,6 +1622,7 @@ pub unsafe fn gemv_dotprod_row_bf16(
     for v in 0..kv {
         let xv = _mm512_loadu_si512(x.add(v * 32) as *const __m512i);
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(4 * ldw + v * 32) as *const i8);
             let wv = _mm512_loadu_si512(w.add(v * 32) as *const __m512i);
             acc_0_0 = ops::dot_bf16(acc_0_0, xv, wv);
         }
@@ -1664,6 +1674,7 @@ pub unsafe fn gemv_dotprod_sums_u8i8(
     for v in 0..kv {
         let xv = _mm512_loadu_si512(x.add(v * 64) as *const __m512i);
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(16 * ldw + v * 64));
             let wv = _mm512_loadu_si512(w.add(v * 64) as *const __m512i);
             acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
             acc_0_1 = ops::dot_u8i8(
@@ -1673,6 +1684,7 @@ pub unsafe fn gemv_dotprod_sums_u8i8(
             );
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(17 * ldw + v * 64));
             let wv = _mm512_loadu_si512(w.add(ldw + v * 64) as *const __m512i);
             acc_1_0 = ops::dot_u8i8(acc_1_0, xv, wv);
             acc_1_1 = ops::dot_u8i8(
@@ -1682,6 +1694,7 @@ pub unsafe fn gemv_dotprod_sums_u8i8(
             );
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(18 * ldw + v * 64));
             let wv = _mm512_loadu_si512(w.add(2 * ldw + v * 64) as *const __m512i);
             acc_2_0 = ops::dot_u8i8(acc_2_0, xv, wv);
             acc_2_1 = ops::dot_u8i8(
@@ -1691,6 +1704,7 @@ pub unsafe fn gemv_dotprod_sums_u8i8(
             );
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(19 * ldw + v * 64));
             let wv = _mm512_loadu_si512(w.add(3 * ldw + v * 64) as *const __m512i);
             acc_3_0 = ops::dot_u8i8(acc_3_0, xv, wv);
             acc_3_1 = ops::dot_u8i8(
@@ -1754,6 +1768,7 @@ pub unsafe fn gemv_dotprod_sums_bf16(
     for v in 0..kv {
         let xv = _mm512_loadu_si512(x.add(v * 32) as *const __m512i);
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(16 * ldw + v * 32) as *const i8);
             let wv = _mm512_loadu_si512(w.add(v * 32) as *const __m512i);
             acc_0_0 = ops::dot_bf16(acc_0_0, xv, wv);
             acc_0_1 = ops::dot_bf16(
@@ -1763,6 +1778,7 @@ pub unsafe fn gemv_dotprod_sums_bf16(
             );
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(17 * ldw + v * 32) as *const i8);
             let wv = _mm512_loadu_si512(w.add(ldw + v * 32) as *const __m512i);
             acc_1_0 = ops::dot_bf16(acc_1_0, xv, wv);
             acc_1_1 = ops::dot_bf16(
@@ -1772,6 +1788,7 @@ pub unsafe fn gemv_dotprod_sums_bf16(
             );
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(18 * ldw + v * 32) as *const i8);
             let wv = _mm512_loadu_si512(w.add(2 * ldw + v * 32) as *const __m512i);
             acc_2_0 = ops::dot_bf16(acc_2_0, xv, wv);
             acc_2_1 = ops::dot_bf16(
@@ -1781,6 +1798,7 @@ pub unsafe fn gemv_dotprod_sums_bf16(
             );
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(19 * ldw + v * 32) as *const i8);
             let wv = _mm512_loadu_si512(w.add(3 * ldw + v * 32) as *const __m512i);
             acc_3_0 = ops::dot_bf16(acc_3_0, xv, wv);
             acc_3_1 = ops::dot_bf16(
@@ -1828,7 +1846,7 @@ pub unsafe fn gemv_dotprod_sums_row_u8i8(
     kv: usize,
     x: *const u8,
     w: *const i8,
-    _ldw: usize,
+    ldw: usize,
     ones: *const u8,
     out: *mut i32,
     sums: *mut i32,
@@ -1838,6 +1856,7 @@ pub unsafe fn gemv_dotprod_sums_row_u8i8(
     for v in 0..kv {
         let xv = _mm512_loadu_si512(x.add(v * 64) as *const __m512i);
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(4 * ldw + v * 64));
             let wv = _mm512_loadu_si512(w.add(v * 64) as *const __m512i);
             acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
             acc_0_1 = ops::dot_u8i8(
@@ -1879,7 +1898,7 @@ pub unsafe fn gemv_dotprod_sums_row_bf16(
     kv: usize,
     x: *const u16,
     w: *const u16,
-    _ldw: usize,
+    ldw: usize,
     ones: *const u16,
     out: *mut f32,
     sums: *mut f32,
@@ -1889,6 +1908,7 @@ pub unsafe fn gemv_dotprod_sums_row_bf16(
     for v in 0..kv {
         let xv = _mm512_loadu_si512(x.add(v * 32) as *const __m512i);
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(4 * ldw + v * 32) as *const i8);
             let wv = _mm512_loadu_si512(w.add(v * 32) as *const __m512i);
             acc_0_0 = ops::dot_bf16(acc_0_0, xv, wv);
             acc_0_1 = ops::dot_bf16(

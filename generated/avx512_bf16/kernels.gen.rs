@@ -222,6 +222,7 @@ pub unsafe fn gemv_dotprod_bf16(
     for v in 0..kv {
         let xv = _mm512_loadu_si512(x.add(v * 32) as *const __m512i);
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(16 * ldw + v * 32) as *const i8);
             let wv = _mm512_loadu_si512(w.add(v * 32) as *const __m512i);
             acc_0_0 = _mm512_dpbf16_ps(
                 acc_0_0,
@@ -230,6 +231,7 @@ pub unsafe fn gemv_dotprod_bf16(
             );
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(17 * ldw + v * 32) as *const i8);
             let wv = _mm512_loadu_si512(w.add(ldw + v * 32) as *const __m512i);
             acc_1_0 = _mm512_dpbf16_ps(
                 acc_1_0,
@@ -238,6 +240,7 @@ pub unsafe fn gemv_dotprod_bf16(
             );
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(18 * ldw + v * 32) as *const i8);
             let wv = _mm512_loadu_si512(w.add(2 * ldw + v * 32) as *const __m512i);
             acc_2_0 = _mm512_dpbf16_ps(
                 acc_2_0,
@@ -246,6 +249,7 @@ pub unsafe fn gemv_dotprod_bf16(
             );
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(19 * ldw + v * 32) as *const i8);
             let wv = _mm512_loadu_si512(w.add(3 * ldw + v * 32) as *const __m512i);
             acc_3_0 = _mm512_dpbf16_ps(
                 acc_3_0,
@@ -290,7 +294,7 @@ pub unsafe fn gemv_dotprod_row_bf16(
     kv: usize,
     x: *const u16,
     w: *const u16,
-    _ldw: usize,
+    ldw: usize,
     _ones: *const u16,
     out: *mut f32,
     _sums: *mut f32,
@@ -299,6 +303,7 @@ pub unsafe fn gemv_dotprod_row_bf16(
     for v in 0..kv {
         let xv = _mm512_loadu_si512(x.add(v * 32) as *const __m512i);
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(4 * ldw + v * 32) as *const i8);
             let wv = _mm512_loadu_si512(w.add(v * 32) as *const __m512i);
             acc_0_0 = _mm512_dpbf16_ps(
                 acc_0_0,
@@ -356,6 +361,7 @@ pub unsafe fn gemv_dotprod_sums_bf16(
     for v in 0..kv {
         let xv = _mm512_loadu_si512(x.add(v * 32) as *const __m512i);
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(16 * ldw + v * 32) as *const i8);
             let wv = _mm512_loadu_si512(w.add(v * 32) as *const __m512i);
             acc_0_0 = _mm512_dpbf16_ps(
                 acc_0_0,
@@ -372,6 +378,7 @@ pub unsafe fn gemv_dotprod_sums_bf16(
             );
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(17 * ldw + v * 32) as *const i8);
             let wv = _mm512_loadu_si512(w.add(ldw + v * 32) as *const __m512i);
             acc_1_0 = _mm512_dpbf16_ps(
                 acc_1_0,
@@ -388,6 +395,7 @@ pub unsafe fn gemv_dotprod_sums_bf16(
             );
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(18 * ldw + v * 32) as *const i8);
             let wv = _mm512_loadu_si512(w.add(2 * ldw + v * 32) as *const __m512i);
             acc_2_0 = _mm512_dpbf16_ps(
                 acc_2_0,
@@ -404,6 +412,7 @@ pub unsafe fn gemv_dotprod_sums_bf16(
             );
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(19 * ldw + v * 32) as *const i8);
             let wv = _mm512_loadu_si512(w.add(3 * ldw + v * 32) as *const __m512i);
             acc_3_0 = _mm512_dpbf16_ps(
                 acc_3_0,
@@ -460,7 +469,7 @@ pub unsafe fn gemv_dotprod_sums_row_bf16(
     kv: usize,
     x: *const u16,
     w: *const u16,
-    _ldw: usize,
+    ldw: usize,
     ones: *const u16,
     out: *mut f32,
     sums: *mut f32,
@@ -470,6 +479,7 @@ pub unsafe fn gemv_dotprod_sums_row_bf16(
     for v in 0..kv {
         let xv = _mm512_loadu_si512(x.add(v * 32) as *const __m512i);
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(4 * ldw + v * 32) as *const i8);
             let wv = _mm512_loadu_si512(w.add(v * 32) as *const __m512i);
             acc_0_0 = _mm512_dpbf16_ps(
                 acc_0_0,

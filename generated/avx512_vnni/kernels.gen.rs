@@ -220,18 +220,22 @@ pub unsafe fn gemv_dotprod_u8i8(
     for v in 0..kv {
         let xv = _mm512_loadu_si512(x.add(v * 64) as *const __m512i);
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(16 * ldw + v * 64));
             let wv = _mm512_loadu_si512(w.add(v * 64) as *const __m512i);
             acc_0_0 = _mm512_dpbusd_epi32(acc_0_0, xv, wv);
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(17 * ldw + v * 64));
             let wv = _mm512_loadu_si512(w.add(ldw + v * 64) as *const __m512i);
             acc_1_0 = _mm512_dpbusd_epi32(acc_1_0, xv, wv);
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(18 * ldw + v * 64));
             let wv = _mm512_loadu_si512(w.add(2 * ldw + v * 64) as *const __m512i);
             acc_2_0 = _mm512_dpbusd_epi32(acc_2_0, xv, wv);
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(19 * ldw + v * 64));
             let wv = _mm512_loadu_si512(w.add(3 * ldw + v * 64) as *const __m512i);
             acc_3_0 = _mm512_dpbusd_epi32(acc_3_0, xv, wv);
         }
@@ -270,7 +274,7 @@ pub unsafe fn gemv_dotprod_row_u8i8(
     kv: usize,
     x: *const u8,
     w: *const i8,
-    _ldw: usize,
+    ldw: usize,
     _ones: *const u8,
     out: *mut i32,
     _sums: *mut i32,
@@ -279,6 +283,7 @@ pub unsafe fn gemv_dotprod_row_u8i8(
     for v in 0..kv {
         let xv = _mm512_loadu_si512(x.add(v * 64) as *const __m512i);
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(4 * ldw + v * 64));
             let wv = _mm512_loadu_si512(w.add(v * 64) as *const __m512i);
             acc_0_0 = _mm512_dpbusd_epi32(acc_0_0, xv, wv);
         }
@@ -330,6 +335,7 @@ pub unsafe fn gemv_dotprod_sums_u8i8(
     for v in 0..kv {
         let xv = _mm512_loadu_si512(x.add(v * 64) as *const __m512i);
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(16 * ldw + v * 64));
             let wv = _mm512_loadu_si512(w.add(v * 64) as *const __m512i);
             acc_0_0 = _mm512_dpbusd_epi32(acc_0_0, xv, wv);
             acc_0_1 = _mm512_dpbusd_epi32(
@@ -339,6 +345,7 @@ pub unsafe fn gemv_dotprod_sums_u8i8(
             );
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(17 * ldw + v * 64));
             let wv = _mm512_loadu_si512(w.add(ldw + v * 64) as *const __m512i);
             acc_1_0 = _mm512_dpbusd_epi32(acc_1_0, xv, wv);
             acc_1_1 = _mm512_dpbusd_epi32(
@@ -348,6 +355,7 @@ pub unsafe fn gemv_dotprod_sums_u8i8(
             );
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(18 * ldw + v * 64));
             let wv = _mm512_loadu_si512(w.add(2 * ldw + v * 64) as *const __m512i);
             acc_2_0 = _mm512_dpbusd_epi32(acc_2_0, xv, wv);
             acc_2_1 = _mm512_dpbusd_epi32(
@@ -357,6 +365,7 @@ pub unsafe fn gemv_dotprod_sums_u8i8(
             );
         }
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(19 * ldw + v * 64));
             let wv = _mm512_loadu_si512(w.add(3 * ldw + v * 64) as *const __m512i);
             acc_3_0 = _mm512_dpbusd_epi32(acc_3_0, xv, wv);
             acc_3_1 = _mm512_dpbusd_epi32(
@@ -404,7 +413,7 @@ pub unsafe fn gemv_dotprod_sums_row_u8i8(
     kv: usize,
     x: *const u8,
     w: *const i8,
-    _ldw: usize,
+    ldw: usize,
     ones: *const u8,
     out: *mut i32,
     sums: *mut i32,
@@ -414,6 +423,7 @@ pub unsafe fn gemv_dotprod_sums_row_u8i8(
     for v in 0..kv {
         let xv = _mm512_loadu_si512(x.add(v * 64) as *const __m512i);
         {
+            _mm_prefetch::<_MM_HINT_T1>(w.wrapping_add(4 * ldw + v * 64));
             let wv = _mm512_loadu_si512(w.add(v * 64) as *const __m512i);
             acc_0_0 = _mm512_dpbusd_epi32(acc_0_0, xv, wv);
             acc_0_1 = _mm512_dpbusd_epi32(

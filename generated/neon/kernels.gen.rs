@@ -1253,18 +1253,22 @@ pub unsafe fn gemv_dotprod_u8i8(
     for v in 0..kv {
         let xv = vld1q_u8(x.add(v * 16));
         {
+            ops::prefetch_far(w.wrapping_add(16 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(v * 16));
             acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
         }
         {
+            ops::prefetch_far(w.wrapping_add(17 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(ldw + v * 16));
             acc_1_0 = ops::dot_u8i8(acc_1_0, xv, wv);
         }
         {
+            ops::prefetch_far(w.wrapping_add(18 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(2 * ldw + v * 16));
             acc_2_0 = ops::dot_u8i8(acc_2_0, xv, wv);
         }
         {
+            ops::prefetch_far(w.wrapping_add(19 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(3 * ldw + v * 16));
             acc_3_0 = ops::dot_u8i8(acc_3_0, xv, wv);
         }
@@ -1315,18 +1319,22 @@ pub unsafe fn gemv_dotprod_bf16(
     for v in 0..kv {
         let xv = vreinterpretq_u32_u16(vld1q_u16(x.add(v * 8)));
         {
+            ops::prefetch_far(w.wrapping_add(16 * ldw + v * 8) as *const u8);
             let wv = vreinterpretq_u32_u16(vld1q_u16(w.add(v * 8)));
             acc_0_0 = ops::dot_bf16(acc_0_0, xv, wv);
         }
         {
+            ops::prefetch_far(w.wrapping_add(17 * ldw + v * 8) as *const u8);
             let wv = vreinterpretq_u32_u16(vld1q_u16(w.add(ldw + v * 8)));
             acc_1_0 = ops::dot_bf16(acc_1_0, xv, wv);
         }
         {
+            ops::prefetch_far(w.wrapping_add(18 * ldw + v * 8) as *const u8);
             let wv = vreinterpretq_u32_u16(vld1q_u16(w.add(2 * ldw + v * 8)));
             acc_2_0 = ops::dot_bf16(acc_2_0, xv, wv);
         }
         {
+            ops::prefetch_far(w.wrapping_add(19 * ldw + v * 8) as *const u8);
             let wv = vreinterpretq_u32_u16(vld1q_u16(w.add(3 * ldw + v * 8)));
             acc_3_0 = ops::dot_bf16(acc_3_0, xv, wv);
         }
@@ -1365,7 +1373,7 @@ pub unsafe fn gemv_dotprod_row_u8i8(
     kv: usize,
     x: *const u8,
     w: *const i8,
-    _ldw: usize,
+    ldw: usize,
     _ones: *const u8,
     out: *mut i32,
     _sums: *mut i32,
@@ -1374,6 +1382,7 @@ pub unsafe fn gemv_dotprod_row_u8i8(
     for v in 0..kv {
         let xv = vld1q_u8(x.add(v * 16));
         {
+            ops::prefetch_far(w.wrapping_add(4 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(v * 16));
             acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
         }
@@ -1409,7 +1418,7 @@ pub unsafe fn gemv_dotprod_row_bf16(
     kv: usize,
     x: *const u16,
     w: *const u16,
-    _ldw: usize,
+    ldw: usize,
     _ones: *const u16,
     out: *mut f32,
     _sums: *mut f32,
@@ -1418,6 +1427,7 @@ pub unsafe fn gemv_dotprod_row_bf16(
     for v in 0..kv {
         let xv = vreinterpretq_u32_u16(vld1q_u16(x.add(v * 8)));
         {
+            ops::prefetch_far(w.wrapping_add(4 * ldw + v * 8) as *const u8);
             let wv = vreinterpretq_u32_u16(vld1q_u16(w.add(v * 8)));
             acc_0_0 = ops::dot_bf16(acc_0_0, xv, wv);
         }
@@ -1469,6 +1479,7 @@ pub unsafe fn gemv_dotprod_sums_u8i8(
     for v in 0..kv {
         let xv = vld1q_u8(x.add(v * 16));
         {
+            ops::prefetch_far(w.wrapping_add(16 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(v * 16));
             acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
             acc_0_1 = ops::dot_u8i8(
@@ -1478,6 +1489,7 @@ pub unsafe fn gemv_dotprod_sums_u8i8(
             );
         }
         {
+            ops::prefetch_far(w.wrapping_add(17 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(ldw + v * 16));
             acc_1_0 = ops::dot_u8i8(acc_1_0, xv, wv);
             acc_1_1 = ops::dot_u8i8(
@@ -1487,6 +1499,7 @@ pub unsafe fn gemv_dotprod_sums_u8i8(
             );
         }
         {
+            ops::prefetch_far(w.wrapping_add(18 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(2 * ldw + v * 16));
             acc_2_0 = ops::dot_u8i8(acc_2_0, xv, wv);
             acc_2_1 = ops::dot_u8i8(
@@ -1496,6 +1509,7 @@ pub unsafe fn gemv_dotprod_sums_u8i8(
             );
         }
         {
+            ops::prefetch_far(w.wrapping_add(19 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(3 * ldw + v * 16));
             acc_3_0 = ops::dot_u8i8(acc_3_0, xv, wv);
             acc_3_1 = ops::dot_u8i8(
@@ -1559,6 +1573,7 @@ pub unsafe fn gemv_dotprod_sums_bf16(
     for v in 0..kv {
         let xv = vreinterpretq_u32_u16(vld1q_u16(x.add(v * 8)));
         {
+            ops::prefetch_far(w.wrapping_add(16 * ldw + v * 8) as *const u8);
             let wv = vreinterpretq_u32_u16(vld1q_u16(w.add(v * 8)));
             acc_0_0 = ops::dot_bf16(acc_0_0, xv, wv);
             acc_0_1 = ops::dot_bf16(
@@ -1568,6 +1583,7 @@ pub unsafe fn gemv_dotprod_sums_bf16(
             );
         }
         {
+            ops::prefetch_far(w.wrapping_add(17 * ldw + v * 8) as *const u8);
             let wv = vreinterpretq_u32_u16(vld1q_u16(w.add(ldw + v * 8)));
             acc_1_0 = ops::dot_bf16(acc_1_0, xv, wv);
             acc_1_1 = ops::dot_bf16(
@@ -1577,6 +1593,7 @@ pub unsafe fn gemv_dotprod_sums_bf16(
             );
         }
         {
+            ops::prefetch_far(w.wrapping_add(18 * ldw + v * 8) as *const u8);
             let wv = vreinterpretq_u32_u16(vld1q_u16(w.add(2 * ldw + v * 8)));
             acc_2_0 = ops::dot_bf16(acc_2_0, xv, wv);
             acc_2_1 = ops::dot_bf16(
@@ -1586,6 +1603,7 @@ pub unsafe fn gemv_dotprod_sums_bf16(
             );
         }
         {
+            ops::prefetch_far(w.wrapping_add(19 * ldw + v * 8) as *const u8);
             let wv = vreinterpretq_u32_u16(vld1q_u16(w.add(3 * ldw + v * 8)));
             acc_3_0 = ops::dot_bf16(acc_3_0, xv, wv);
             acc_3_1 = ops::dot_bf16(
@@ -1633,7 +1651,7 @@ pub unsafe fn gemv_dotprod_sums_row_u8i8(
     kv: usize,
     x: *const u8,
     w: *const i8,
-    _ldw: usize,
+    ldw: usize,
     ones: *const u8,
     out: *mut i32,
     sums: *mut i32,
@@ -1643,6 +1661,7 @@ pub unsafe fn gemv_dotprod_sums_row_u8i8(
     for v in 0..kv {
         let xv = vld1q_u8(x.add(v * 16));
         {
+            ops::prefetch_far(w.wrapping_add(4 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(v * 16));
             acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
             acc_0_1 = ops::dot_u8i8(
@@ -1684,7 +1703,7 @@ pub unsafe fn gemv_dotprod_sums_row_bf16(
     kv: usize,
     x: *const u16,
     w: *const u16,
-    _ldw: usize,
+    ldw: usize,
     ones: *const u16,
     out: *mut f32,
     sums: *mut f32,
@@ -1694,6 +1713,7 @@ pub unsafe fn gemv_dotprod_sums_row_bf16(
     for v in 0..kv {
         let xv = vreinterpretq_u32_u16(vld1q_u16(x.add(v * 8)));
         {
+            ops::prefetch_far(w.wrapping_add(4 * ldw + v * 8) as *const u8);
             let wv = vreinterpretq_u32_u16(vld1q_u16(w.add(v * 8)));
             acc_0_0 = ops::dot_bf16(acc_0_0, xv, wv);
             acc_0_1 = ops::dot_bf16(

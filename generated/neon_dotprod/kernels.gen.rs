@@ -218,18 +218,22 @@ pub unsafe fn gemv_dotprod_u8i8(
     for v in 0..kv {
         let xv = vld1q_u8(x.add(v * 16));
         {
+            ops::prefetch_far(w.wrapping_add(16 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(v * 16));
             acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
         }
         {
+            ops::prefetch_far(w.wrapping_add(17 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(ldw + v * 16));
             acc_1_0 = ops::dot_u8i8(acc_1_0, xv, wv);
         }
         {
+            ops::prefetch_far(w.wrapping_add(18 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(2 * ldw + v * 16));
             acc_2_0 = ops::dot_u8i8(acc_2_0, xv, wv);
         }
         {
+            ops::prefetch_far(w.wrapping_add(19 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(3 * ldw + v * 16));
             acc_3_0 = ops::dot_u8i8(acc_3_0, xv, wv);
         }
@@ -268,7 +272,7 @@ pub unsafe fn gemv_dotprod_row_u8i8(
     kv: usize,
     x: *const u8,
     w: *const i8,
-    _ldw: usize,
+    ldw: usize,
     _ones: *const u8,
     out: *mut i32,
     _sums: *mut i32,
@@ -277,6 +281,7 @@ pub unsafe fn gemv_dotprod_row_u8i8(
     for v in 0..kv {
         let xv = vld1q_u8(x.add(v * 16));
         {
+            ops::prefetch_far(w.wrapping_add(4 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(v * 16));
             acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
         }
@@ -328,6 +333,7 @@ pub unsafe fn gemv_dotprod_sums_u8i8(
     for v in 0..kv {
         let xv = vld1q_u8(x.add(v * 16));
         {
+            ops::prefetch_far(w.wrapping_add(16 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(v * 16));
             acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
             acc_0_1 = ops::dot_u8i8(
@@ -337,6 +343,7 @@ pub unsafe fn gemv_dotprod_sums_u8i8(
             );
         }
         {
+            ops::prefetch_far(w.wrapping_add(17 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(ldw + v * 16));
             acc_1_0 = ops::dot_u8i8(acc_1_0, xv, wv);
             acc_1_1 = ops::dot_u8i8(
@@ -346,6 +353,7 @@ pub unsafe fn gemv_dotprod_sums_u8i8(
             );
         }
         {
+            ops::prefetch_far(w.wrapping_add(18 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(2 * ldw + v * 16));
             acc_2_0 = ops::dot_u8i8(acc_2_0, xv, wv);
             acc_2_1 = ops::dot_u8i8(
@@ -355,6 +363,7 @@ pub unsafe fn gemv_dotprod_sums_u8i8(
             );
         }
         {
+            ops::prefetch_far(w.wrapping_add(19 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(3 * ldw + v * 16));
             acc_3_0 = ops::dot_u8i8(acc_3_0, xv, wv);
             acc_3_1 = ops::dot_u8i8(
@@ -402,7 +411,7 @@ pub unsafe fn gemv_dotprod_sums_row_u8i8(
     kv: usize,
     x: *const u8,
     w: *const i8,
-    _ldw: usize,
+    ldw: usize,
     ones: *const u8,
     out: *mut i32,
     sums: *mut i32,
@@ -412,6 +421,7 @@ pub unsafe fn gemv_dotprod_sums_row_u8i8(
     for v in 0..kv {
         let xv = vld1q_u8(x.add(v * 16));
         {
+            ops::prefetch_far(w.wrapping_add(4 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(v * 16));
             acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
             acc_0_1 = ops::dot_u8i8(
@@ -1719,5 +1729,14 @@ mod ops {
             vdupq_n_s8(1), options(pure, nomem, nostack, preserves_flags),
         );
         vaddq_s32(dot, vshlq_n_s32::<7>(b_sum))
+    }
+    /// `prfm pldl2keep`: into L2, for data used after this call.
+    #[inline]
+    #[target_feature(enable = "neon,dotprod")]
+    pub unsafe fn prefetch_far(p: *const u8) {
+        core::arch::asm!(
+            "prfm pldl2keep, [{0}]", in (reg) p, options(nostack, readonly,
+            preserves_flags)
+        );
     }
 }

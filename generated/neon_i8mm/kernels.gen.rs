@@ -222,18 +222,22 @@ pub unsafe fn gemv_dotprod_u8i8(
     for v in 0..kv {
         let xv = vld1q_u8(x.add(v * 16));
         {
+            ops::prefetch_far(w.wrapping_add(16 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(v * 16));
             acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
         }
         {
+            ops::prefetch_far(w.wrapping_add(17 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(ldw + v * 16));
             acc_1_0 = ops::dot_u8i8(acc_1_0, xv, wv);
         }
         {
+            ops::prefetch_far(w.wrapping_add(18 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(2 * ldw + v * 16));
             acc_2_0 = ops::dot_u8i8(acc_2_0, xv, wv);
         }
         {
+            ops::prefetch_far(w.wrapping_add(19 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(3 * ldw + v * 16));
             acc_3_0 = ops::dot_u8i8(acc_3_0, xv, wv);
         }
@@ -272,7 +276,7 @@ pub unsafe fn gemv_dotprod_row_u8i8(
     kv: usize,
     x: *const u8,
     w: *const i8,
-    _ldw: usize,
+    ldw: usize,
     _ones: *const u8,
     out: *mut i32,
     _sums: *mut i32,
@@ -281,6 +285,7 @@ pub unsafe fn gemv_dotprod_row_u8i8(
     for v in 0..kv {
         let xv = vld1q_u8(x.add(v * 16));
         {
+            ops::prefetch_far(w.wrapping_add(4 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(v * 16));
             acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
         }
@@ -332,6 +337,7 @@ pub unsafe fn gemv_dotprod_sums_u8i8(
     for v in 0..kv {
         let xv = vld1q_u8(x.add(v * 16));
         {
+            ops::prefetch_far(w.wrapping_add(16 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(v * 16));
             acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
             acc_0_1 = ops::dot_u8i8(
@@ -341,6 +347,7 @@ pub unsafe fn gemv_dotprod_sums_u8i8(
             );
         }
         {
+            ops::prefetch_far(w.wrapping_add(17 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(ldw + v * 16));
             acc_1_0 = ops::dot_u8i8(acc_1_0, xv, wv);
             acc_1_1 = ops::dot_u8i8(
@@ -350,6 +357,7 @@ pub unsafe fn gemv_dotprod_sums_u8i8(
             );
         }
         {
+            ops::prefetch_far(w.wrapping_add(18 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(2 * ldw + v * 16));
             acc_2_0 = ops::dot_u8i8(acc_2_0, xv, wv);
             acc_2_1 = ops::dot_u8i8(
@@ -359,6 +367,7 @@ pub unsafe fn gemv_dotprod_sums_u8i8(
             );
         }
         {
+            ops::prefetch_far(w.wrapping_add(19 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(3 * ldw + v * 16));
             acc_3_0 = ops::dot_u8i8(acc_3_0, xv, wv);
             acc_3_1 = ops::dot_u8i8(
@@ -406,7 +415,7 @@ pub unsafe fn gemv_dotprod_sums_row_u8i8(
     kv: usize,
     x: *const u8,
     w: *const i8,
-    _ldw: usize,
+    ldw: usize,
     ones: *const u8,
     out: *mut i32,
     sums: *mut i32,
@@ -416,6 +425,7 @@ pub unsafe fn gemv_dotprod_sums_row_u8i8(
     for v in 0..kv {
         let xv = vld1q_u8(x.add(v * 16));
         {
+            ops::prefetch_far(w.wrapping_add(4 * ldw + v * 16) as *const u8);
             let wv = vld1q_s8(w.add(v * 16));
             acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
             acc_0_1 = ops::dot_u8i8(
@@ -1305,5 +1315,14 @@ mod ops {
             nostack, preserves_flags),
         );
         dot
+    }
+    /// `prfm pldl2keep`: into L2, for data used after this call.
+    #[inline]
+    #[target_feature(enable = "neon,dotprod,i8mm")]
+    pub unsafe fn prefetch_far(p: *const u8) {
+        core::arch::asm!(
+            "prfm pldl2keep, [{0}]", in (reg) p, options(nostack, readonly,
+            preserves_flags)
+        );
     }
 }

@@ -229,6 +229,8 @@ pub static FALLBACK: Target = Target {
         ("f64.prefetch", "{ let _ = $0; }"),
         ("f32.prefetch_far", "{ let _ = $0; }"),
         ("f64.prefetch_far", "{ let _ = $0; }"),
+        ("u8i8.prefetch_far", "{ let _ = $0; }"),
+        ("bf16.prefetch_far", "{ let _ = $0; }"),
     ],
     helpers: &[
         (
@@ -389,6 +391,8 @@ pub static AVX2: Target = Target {
         ("f64.prefetch", "_mm_prefetch::<_MM_HINT_T0>($0 as *const i8)"),
         ("f32.prefetch_far", "_mm_prefetch::<_MM_HINT_T1>($0 as *const i8)"),
         ("f64.prefetch_far", "_mm_prefetch::<_MM_HINT_T1>($0 as *const i8)"),
+        ("u8i8.prefetch_far", "_mm_prefetch::<_MM_HINT_T1>($0)"),
+        ("bf16.prefetch_far", "_mm_prefetch::<_MM_HINT_T1>($0 as *const i8)"),
     ],
     helpers: &[
         (
@@ -582,6 +586,8 @@ pub static AVX512: Target = Target {
         ("f64.prefetch", "_mm_prefetch::<_MM_HINT_T0>($0 as *const i8)"),
         ("f32.prefetch_far", "_mm_prefetch::<_MM_HINT_T1>($0 as *const i8)"),
         ("f64.prefetch_far", "_mm_prefetch::<_MM_HINT_T1>($0 as *const i8)"),
+        ("u8i8.prefetch_far", "_mm_prefetch::<_MM_HINT_T1>($0)"),
+        ("bf16.prefetch_far", "_mm_prefetch::<_MM_HINT_T1>($0 as *const i8)"),
     ],
     helpers: &[
         (
@@ -778,6 +784,8 @@ pub static NEON: Target = Target {
         ("f64.prefetch", "ops::prefetch($0 as *const u8)"),
         ("f32.prefetch_far", "ops::prefetch_far($0 as *const u8)"),
         ("f64.prefetch_far", "ops::prefetch_far($0 as *const u8)"),
+        ("u8i8.prefetch_far", "ops::prefetch_far($0 as *const u8)"),
+        ("bf16.prefetch_far", "ops::prefetch_far($0 as *const u8)"),
     ],
     helpers: &[
         (
@@ -1005,6 +1013,8 @@ pub static WASM128: Target = Target {
         ("f64.prefetch", "{ let _ = $0; }"),
         ("f32.prefetch_far", "{ let _ = $0; }"),
         ("f64.prefetch_far", "{ let _ = $0; }"),
+        ("u8i8.prefetch_far", "{ let _ = $0; }"),
+        ("bf16.prefetch_far", "{ let _ = $0; }"),
     ],
     helpers: &[
         (

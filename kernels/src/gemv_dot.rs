@@ -49,6 +49,11 @@ pub unsafe fn base_gemv_dotprod<V: DotVec, const ROWS: usize, const SUMS: usize>
         let xv = V::load_a(x.add(v * step));
         #[unroll]
         for r in 0..ROWS {
+            // The same place four groups of rows on (the caller's rows, in
+            // order; past W's end it is only an address): rows of a few
+            // hundred bytes are too short for the hardware's prefetchers to
+            // reach full speed on.
+            V::prefetch_far(w.wrapping_add((r + 4 * ROWS) * ldw + v * step));
             let wv = V::load_b(w.add(r * ldw + v * step));
             acc[(r, 0)] = V::dot(acc[(r, 0)], xv, wv);
             if SUMS == 1 {

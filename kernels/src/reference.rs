@@ -186,6 +186,7 @@ impl<const L: usize, const MR: usize, const NRV: usize> DotVec for Ref<i32, L, M
     unsafe fn broadcast(p: *const i32) -> Self {
         Ref([unsafe { p.read_unaligned() }; L])
     }
+    fn prefetch_far(_p: *const i8) {}
     fn add(a: Self, b: Self) -> Self {
         Ref(core::array::from_fn(|l| a.0[l].wrapping_add(b.0[l])))
     }
@@ -240,6 +241,7 @@ impl<const L: usize, const MR: usize, const NRV: usize> DotVec for Ref<f32, L, M
     unsafe fn broadcast(p: *const f32) -> Self {
         Ref([unsafe { p.read_unaligned() }; L])
     }
+    fn prefetch_far(_p: *const u16) {}
     fn add(a: Self, b: Self) -> Self {
         Ref(core::array::from_fn(|l| a.0[l] + b.0[l]))
     }

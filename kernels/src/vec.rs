@@ -191,6 +191,11 @@ pub trait DotVec: Copy {
     /// # Safety
     /// `p` must be valid for reading one element.
     unsafe fn broadcast(p: *const Self::Acc) -> Self;
+    /// Hints that the cache line holding `p` will be used later, not in this
+    /// call, as [`FloatVec::prefetch_far`]: fetched into the outer caches
+    /// (L2); no effect on results, never faults, a no-op where the target has
+    /// no prefetch instruction.
+    fn prefetch_far(p: *const Self::B);
     /// Lane-wise `a + b` (wrapping for `i32`).
     fn add(a: Self, b: Self) -> Self;
     /// Reads `DEPTH` elements at `p` (no alignment required) and repeats them in every lane.
