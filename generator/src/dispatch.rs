@@ -483,7 +483,7 @@ fn kernel_value(
     fns: &Functions,
     elem: &'static str,
     target: &Target,
-    lowered: &BTreeMap<&str, &Lowered>,
+    lowered: &BTreeMap<&str, &[(String, usize)]>,
 ) -> Result<Value, Error> {
     let present = e.param.elems.contains(&elem);
     let mut instances = vec![];
@@ -502,7 +502,7 @@ fn kernel_value(
             let values = const_params(e.kernel)
                 .into_iter()
                 .map(|c| {
-                    let value = l.consts.iter().find(|(n, _)| *n == c).map(|(_, v)| *v);
+                    let value = l.iter().find(|(n, _)| *n == c).map(|(_, v)| *v);
                     let value = value.ok_or_else(|| missing(format!("`{f}` has no value for `{c}`")))?;
                     Ok(obj([("name", Value::from(c)), ("value", Value::from(value))]))
                 })
@@ -529,14 +529,26 @@ fn obj<const N: usize>(pairs: [(&'static str, Value); N]) -> Value {
     Value::from(BTreeMap::from(pairs))
 }
 
+/// The `const` parameters' values of each instance lowered for one target,
+/// by function name: what the dispatch tables read of a lowering.
+pub type InstanceConsts = BTreeMap<String, Vec<(String, usize)>>;
+
+/// The `const` parameters' values of `lowered`, by function name.
+pub fn instance_consts(lowered: &[(Instance<'_>, Lowered)]) -> InstanceConsts {
+    lowered
+        .iter()
+        .map(|(inst, l)| (inst.fn_name.clone(), l.consts.clone()))
+        .collect()
+}
+
 /// The dispatch tables (`generated/mod.rs`) of `kernels`, from every target's
-/// lowering (`lowered`, by target name), for the instances' `const` values on
-/// each target. The types (aliases, instance sets, tables) are read from the
-/// kernels as written, the same on every target.
+/// instance constants (`consts`, by target name, from [`instance_consts`]).
+/// The types (aliases, instance sets, tables) are read from the kernels as
+/// written, the same on every target.
 pub fn dispatch_file(
     targets: &[&Target],
     kernels: &[Kernel],
-    lowered: &BTreeMap<&str, Vec<(Instance<'_>, Lowered)>>,
+    consts: &BTreeMap<&str, InstanceConsts>,
     api: &Api,
 ) -> Result<String, Error> {
     let mut entries = vec![];
@@ -710,11 +722,11 @@ pub fn dispatch_file(
     let functions: Vec<Functions> = entries.iter().map(Entry::functions).collect::<Result<_, _>>()?;
     let mut tvals = vec![];
     for target in targets {
-        let lowered: BTreeMap<&str, &Lowered> = lowered
+        let lowered: BTreeMap<&str, &[(String, usize)]> = consts
             .get(target.name)
             .ok_or_else(|| Error::Target(format!("`{}` was not lowered", target.name)))?
             .iter()
-            .map(|(inst, l)| (inst.fn_name.as_str(), l))
+            .map(|(f, c)| (f.as_str(), c.as_slice()))
             .collect();
         let mut shapes: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
         for (elem, name, value) in shape_values(target, api)? {

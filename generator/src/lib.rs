@@ -158,19 +158,86 @@ impl Workspace {
 
     fn generate_here(&self) -> Result<Generated, Error> {
         let parsed = self.parse_here()?;
-        // Lower every target once; files, feature-level re-exports and the
-        // dispatch table's instance constants all read from this.
-        let mut lowered = BTreeMap::new();
-        let mut diags: Vec<Diagnostic> = vec![];
-        for t in targets::TARGETS {
-            match emit::lower_all(&parsed.kernels, t, &parsed.api) {
-                Ok(l) => {
-                    lowered.insert(t.name, l);
+        // Each family of targets (a target and the levels built on it, which
+        // compare their code with their parent's) is lowered and rendered by
+        // one worker, the largest families first, on as many cores as there
+        // are. syn's trees cannot cross threads, so each worker parses the
+        // sources itself and hands back text and constants.
+        let chains: Vec<Vec<&targets::Target>> = {
+            // A target's generated ancestors, nearest first.
+            let ancestors = |t: &targets::Target| {
+                std::iter::successors(t.parent, |p| p.parent)
+                    .filter(|p| targets::TARGETS.iter().any(|o| o.name == p.name))
+                    .map(|p| p.name)
+                    .collect::<Vec<_>>()
+            };
+            let mut chains: BTreeMap<&str, Vec<(usize, &targets::Target)>> = BTreeMap::new();
+            for &t in targets::TARGETS {
+                let up = ancestors(t);
+                let root = up.last().copied().unwrap_or(t.name);
+                chains.entry(root).or_default().push((up.len(), t));
+            }
+            let mut chains: Vec<Vec<&targets::Target>> = chains
+                .into_values()
+                .map(|mut c| {
+                    // Parents first: a level's file compares its code with its parent's.
+                    c.sort_by_key(|&(depth, _)| depth);
+                    c.into_iter().map(|(_, t)| t).collect()
+                })
+                .collect();
+            chains.sort_by_key(|c| std::cmp::Reverse(c.len()));
+            chains
+        };
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let done: std::sync::Mutex<BTreeMap<&str, TargetOutput>> = Default::default();
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(chains.len());
+        let work = |parsed: &Parsed| -> Result<(), Error> {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(chain) = chains.get(i) else { return Ok(()) };
+                let mut lowered: BTreeMap<&str, Vec<_>> = BTreeMap::new();
+                for &t in chain {
+                    let out = match emit::lower_all(&parsed.kernels, t, &parsed.api) {
+                        Ok(l) => {
+                            let parent = t.parent.and_then(|p| lowered.get(p.name).map(|pl| (p, pl.as_slice())));
+                            let file = emit::target_file(t, &l, parent, &parsed.api);
+                            let consts = dispatch::instance_consts(&l);
+                            lowered.insert(t.name, l);
+                            file.map(|f| (f, consts))
+                        }
+                        Err(e) => Err(e),
+                    };
+                    done.lock().unwrap_or_else(|e| e.into_inner()).insert(t.name, out);
                 }
-                // Report each kernel error once, not once per instance and target:
-                // errors at the same place are the same mistake, lowered with
-                // other constants (`16 - 100` on one target, `8 - 100` on another).
-                Err(Error::Kernels(d)) => {
+            }
+        };
+        std::thread::scope(|scope| -> Result<(), Error> {
+            let handles = (1..workers)
+                .map(|_| limits::spawn_big(scope, || work(&self.parse_here()?)))
+                .collect::<Result<Vec<_>, Error>>()?;
+            work(&parsed)?;
+            for h in handles {
+                h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+            }
+            Ok(())
+        })?;
+        let mut done = done.into_inner().unwrap_or_else(|e| e.into_inner());
+        // In the targets' order, as one worker would have met them. Report each
+        // kernel error once, not once per instance and target: errors at the
+        // same place are the same mistake, lowered with other constants (`16 -
+        // 100` on one target, `8 - 100` on another).
+        let mut diags: Vec<Diagnostic> = vec![];
+        let mut files = BTreeMap::new();
+        let mut consts = BTreeMap::new();
+        for t in targets::TARGETS {
+            match done.remove(t.name) {
+                Some(Ok((file, c))) => {
+                    files.insert(emit::target_path(t), file);
+                    consts.insert(t.name, c);
+                }
+                Some(Err(Error::Kernels(d))) => {
                     for d in d {
                         if !diags
                             .iter()
@@ -180,23 +247,16 @@ impl Workspace {
                         }
                     }
                 }
-                Err(e) => return Err(e),
+                Some(Err(e)) => return Err(e),
+                None => return Err(Error::Target(format!("`{}` was not lowered", t.name))),
             }
         }
         if !diags.is_empty() {
             return Err(Error::Kernels(diags));
         }
-        let mut files = BTreeMap::new();
-        for t in targets::TARGETS {
-            let parent = t.parent.and_then(|p| lowered.get(p.name).map(|pl| (p, pl.as_slice())));
-            files.insert(
-                emit::target_path(t),
-                emit::target_file(t, &lowered[t.name], parent, &parsed.api)?,
-            );
-        }
         files.insert(
             emit::DISPATCH_PATH.to_string(),
-            dispatch::dispatch_file(targets::TARGETS, &parsed.kernels, &lowered, &parsed.api)?,
+            dispatch::dispatch_file(targets::TARGETS, &parsed.kernels, &consts, &parsed.api)?,
         );
         files.extend(emit::crate_files());
         Ok(Generated { files })
@@ -418,3 +478,7 @@ fn is_workspace_root(dir: &Path) -> bool {
             })
         })
 }
+
+/// What a worker of [`Workspace::generate`] makes of one target: its file and
+/// its instances' constants, or why not.
+type TargetOutput = Result<(String, dispatch::InstanceConsts), Error>;

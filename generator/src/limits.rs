@@ -41,19 +41,29 @@ const HELP: &str = "bind parts of it to `let`s, or flatten the nesting: the gene
 /// panic in `f` (a bug) is resumed on the caller's thread.
 pub fn on_big_stack<R: Send>(f: impl FnOnce() -> Result<R, Error> + Send) -> Result<R, Error> {
     std::thread::scope(|scope| {
-        let thread = std::thread::Builder::new()
-            .name("generator".to_string())
-            .stack_size(STACK_SIZE)
-            .spawn_scoped(scope, f)
-            .map_err(|e| Error::Io {
-                path: "<thread>".to_string(),
-                message: format!(
-                    "cannot start the generator's thread ({} MiB stack): {e}",
-                    STACK_SIZE >> 20
-                ),
-            })?;
-        thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        spawn_big(scope, f)?
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
+}
+
+/// Starts `f` on a thread of `scope` with a [`STACK_SIZE`] stack, as
+/// [`on_big_stack`] does.
+pub fn spawn_big<'scope, 'env, R: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    f: impl FnOnce() -> Result<R, Error> + Send + 'scope,
+) -> Result<std::thread::ScopedJoinHandle<'scope, Result<R, Error>>, Error> {
+    std::thread::Builder::new()
+        .name("generator".to_string())
+        .stack_size(STACK_SIZE)
+        .spawn_scoped(scope, f)
+        .map_err(|e| Error::Io {
+            path: "<thread>".to_string(),
+            message: format!(
+                "cannot start the generator's thread ({} MiB stack): {e}",
+                STACK_SIZE >> 20
+            ),
+        })
 }
 
 /// One group being walked by [`token_nesting`].
