@@ -102,16 +102,36 @@ fn generator_never_panics_on_truncated_or_bad_input() {
             ));
         }
     }
-    for (name, text) in inputs {
-        // With the vector API only: the production kernels are generated and
-        // checked by the freshness test; here each input is what varies.
-        let ws = Workspace::load(&root)
-            .expect("sources")
-            .retain_sources(|p| p == API_SOURCE)
-            .with_source("kernels/src/fuzzed.rs", text);
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let _ = ws.render_filtered(None, Some("avx512"));
-        }));
-        assert!(result.is_ok(), "the generator panicked on {name}");
-    }
+    // With the vector API only: the production kernels are generated and
+    // checked by the freshness test; here each input is what varies. The
+    // inputs are independent: shared out between the cores.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let panicked: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                let (root, inputs, next) = (&root, &inputs, &next);
+                scope.spawn(move || {
+                    let mut panicked = vec![];
+                    // One input at a time, as each worker is free: a few take
+                    // most of the time (whole kernels with one line dropped).
+                    while let Some((name, text)) = inputs.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+                        let ws = Workspace::load(root)
+                            .expect("sources")
+                            .retain_sources(|p| p == API_SOURCE)
+                            .with_source("kernels/src/fuzzed.rs", text.clone());
+                        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            let _ = ws.render_filtered(None, Some("avx512"));
+                        }));
+                        if result.is_err() {
+                            panicked.push(name.clone());
+                        }
+                    }
+                    panicked
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().expect("a worker")).collect()
+    });
+    assert!(panicked.is_empty(), "the generator panicked on {panicked:?}");
 }
