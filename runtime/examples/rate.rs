@@ -5,7 +5,7 @@
 //! more than the change.
 //!
 //! ```sh
-//! # f32, f64 or bf16; M x N x K; then options:
+//! # f32, f64, bf16 or s8 (s8 x s8 -> s32); M x N x K; then options:
 //! #   --threads T     (rayon's global pool; 1 runs sequentially)
 //! #   --calls N       (default 10)
 //! #   --blocking KC,MC,NC
@@ -35,7 +35,7 @@ struct Opts {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: rate f32|f64|bf16 MxNxK [--threads T] [--calls N] [--blocking KC,MC,NC] \
+    let usage = "usage: rate f32|f64|bf16|s8 MxNxK [--threads T] [--calls N] [--blocking KC,MC,NC] \
                  [--weights-nk] [--cold] [--bf16-widen true|false] [--epilogue relu|silu|gelu-tanh|gelu-erf]";
     let (Some(elem), Some(shape)) = (args.first(), args.get(1)) else {
         panic!("{usage}");
@@ -117,6 +117,13 @@ fn main() {
         "bf16" => run(&o, bf16::from_f32, |t, p, a, b, c: MatMut<'_, f32>| {
             gemmkit::gemm_bf16_with(t, p, 1.0, a, b, 0.0, c)
         }),
+        "s8" => run(
+            &o,
+            |x| (x * 127.0) as i8,
+            |t, p, a, b, c: MatMut<'_, i32>| {
+                gemmkit::gemm_s8s8s32_with(t, p, 1.0, a, 0, b, 0, 0.0, c, gemmkit::COffset::Fixed(0))
+            },
+        ),
         _ => panic!("{usage}"),
     };
     let line: Vec<String> = rates.iter().map(|r| format!("{r:.1}")).collect();
