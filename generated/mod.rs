@@ -853,6 +853,18 @@ pub struct Tuning {
     /// whole of k and runs inline, where the GEMV path loads and stores y once
     /// per four rows of B and is planned out of line.
     pub gemv_small: usize,
+    /// The GEMV path splits k only where y has at most this many elements
+    /// (and k at least two parts): with more, ranges of y give every worker
+    /// enough items. Each part is summed separately and the parts are added
+    /// in order, so the split is chosen from the shape, never the threads.
+    pub gemv_split_n: usize,
+    /// Elements of k in one part of a split k (the GEMV path): each part's
+    /// sums over a range of y are one work item.
+    pub gemv_k_part: usize,
+    /// Elements of W that a work item of the dot-form GEMV covers at least
+    /// (whole rows of W, as many as that takes), so that an item is worth
+    /// claiming.
+    pub gemv_dot_item: usize,
     /// Blocked problems from this many multiply-adds share their blocks between
     /// threads.
     pub blocked_split_volume: usize,
@@ -1481,6 +1493,9 @@ pub static TARGETS: &[Target] = &[
             small: 256,
             small_split_volume: 512000,
             gemv_small: 16384,
+            gemv_split_n: 256,
+            gemv_k_part: 2048,
+            gemv_dot_item: 32768,
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
@@ -2045,6 +2060,9 @@ pub static TARGETS: &[Target] = &[
             small: 256,
             small_split_volume: 512000,
             gemv_small: 16384,
+            gemv_split_n: 256,
+            gemv_k_part: 2048,
+            gemv_dot_item: 32768,
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
@@ -2600,6 +2618,9 @@ pub static TARGETS: &[Target] = &[
             small: 256,
             small_split_volume: 512000,
             gemv_small: 16384,
+            gemv_split_n: 256,
+            gemv_k_part: 2048,
+            gemv_dot_item: 32768,
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
@@ -3153,6 +3174,9 @@ pub static TARGETS: &[Target] = &[
             small: 47,
             small_split_volume: 512000,
             gemv_small: 16384,
+            gemv_split_n: 256,
+            gemv_k_part: 2048,
+            gemv_dot_item: 32768,
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
@@ -3705,6 +3729,9 @@ pub static TARGETS: &[Target] = &[
             small: 47,
             small_split_volume: 512000,
             gemv_small: 16384,
+            gemv_split_n: 256,
+            gemv_k_part: 2048,
+            gemv_dot_item: 32768,
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
@@ -4258,6 +4285,9 @@ pub static TARGETS: &[Target] = &[
             small: 256,
             small_split_volume: 512000,
             gemv_small: 16384,
+            gemv_split_n: 256,
+            gemv_k_part: 2048,
+            gemv_dot_item: 32768,
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
@@ -4808,6 +4838,9 @@ pub static TARGETS: &[Target] = &[
             small: 256,
             small_split_volume: 512000,
             gemv_small: 16384,
+            gemv_split_n: 256,
+            gemv_k_part: 2048,
+            gemv_dot_item: 32768,
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
@@ -5358,6 +5391,9 @@ pub static TARGETS: &[Target] = &[
             small: 256,
             small_split_volume: 512000,
             gemv_small: 16384,
+            gemv_split_n: 256,
+            gemv_k_part: 2048,
+            gemv_dot_item: 32768,
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
@@ -5914,6 +5950,9 @@ pub static TARGETS: &[Target] = &[
             small: 256,
             small_split_volume: 512000,
             gemv_small: 16384,
+            gemv_split_n: 256,
+            gemv_k_part: 2048,
+            gemv_dot_item: 32768,
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
@@ -6464,6 +6503,9 @@ pub static TARGETS: &[Target] = &[
             small: 256,
             small_split_volume: 512000,
             gemv_small: 16384,
+            gemv_split_n: 256,
+            gemv_k_part: 2048,
+            gemv_dot_item: 32768,
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,
@@ -7013,6 +7055,9 @@ pub static TARGETS: &[Target] = &[
             small: 256,
             small_split_volume: 512000,
             gemv_small: 16384,
+            gemv_split_n: 256,
+            gemv_k_part: 2048,
+            gemv_dot_item: 32768,
             blocked_split_volume: 4096000,
             skinny_rows: 128,
             skinny_kc: 4096,

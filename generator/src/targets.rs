@@ -117,8 +117,13 @@ static COMMON: Target = Target {
         // AVX-512 on a Zen 4 core (BENCHMARKS.md, "Why the code decides as it
         // does") and stand for every target until it is measured.
         ("tuning.small", "256"),
-        ("tuning.small_split_volume", "512000"),    // 80^3
-        ("tuning.gemv_small", "16384"),             // 128^2
+        ("tuning.small_split_volume", "512000"), // 80^3
+        ("tuning.gemv_small", "16384"),          // 128^2
+        // The GEMV's work: k split into parts of 2048 where y has at most 256
+        // elements; dot-form items of at least 32 Ki elements of W.
+        ("tuning.gemv_split_n", "256"),
+        ("tuning.gemv_k_part", "2048"),
+        ("tuning.gemv_dot_item", "32768"),
         ("tuning.blocked_split_volume", "4096000"), // 160^3
         // Prefill up to 128 tokens; weights read in blocks of k up to 4096
         // (B's block then at most 2 MiB). BENCHMARKS.md, "skinny".

@@ -9,6 +9,7 @@
 //! whichever range holds it, so results are bit-identical for any thread
 //! count.
 
+use crate::blocking::CacheSizes;
 use crate::family::{Family, GemvSet};
 use crate::generated::Tuning;
 use crate::parallel::par_phases;
@@ -20,21 +21,10 @@ use crate::scratch::with_scratch;
 /// the lanes): four rows of 16.
 pub(crate) const MAX_SUMS: usize = 64;
 
-/// The most bytes of y an axpy-form item covers: they stay in L2 (each group
-/// of four rows of W loads and stores them once) while the rows stream past.
-const Y_BYTES: usize = 128 << 10;
 /// The fewest bytes of each row of W an axpy-form item reads: a page, as the
 /// hardware prefetchers stop at page boundaries and a shorter piece of each
 /// row would restart them row after row.
 const MIN_ROW_BYTES: usize = 4 << 10;
-/// Elements of W a dot-form item covers at least, so that an item is worth
-/// claiming.
-const DOT_ITEM: usize = 1 << 15;
-/// k is split only where y has at most this many elements: with more, ranges
-/// of y give every worker enough items.
-const SPLIT_N: usize = 256;
-/// Elements of k in one part of a split k.
-const K_PART: usize = 2048;
 
 /// The GEMV plan for `q` (already oriented: `q.m == 1`) on up to `threads`
 /// workers.
@@ -49,11 +39,16 @@ pub(crate) fn plan<F: Family>(
     let split = volume >= tuning.small_split_volume;
     let threads = if split { threads.max(1) } else { 1 };
     // From the shape alone, never the thread count: it fixes the order of the sums.
-    let k_parts = if split && q.n <= SPLIT_N && q.k >= 2 * K_PART {
-        q.k.div_ceil(K_PART)
+    let k_part = tuning.gemv_k_part.max(1);
+    let k_parts = if split && q.n <= tuning.gemv_split_n && q.k >= 2 * k_part {
+        q.k.div_ceil(k_part)
     } else {
         1
     };
+    // The most bytes of y an axpy-form item covers: a quarter of the L2, so
+    // they stay there (each group of four rows of W loads and stores them
+    // once) while the rows stream past.
+    let y_bytes = CacheSizes::detect().l2 / 4;
     let size = size_of::<F::C>();
     // Whole lines of y per item (a multiple of every target's lanes), so that
     // no two workers write one line; about four items a worker where y is
@@ -62,8 +57,10 @@ pub(crate) fn plan<F: Family>(
     let line = 64 / size;
     let even = if threads == 1 { q.n } else { q.n.div_ceil(4 * threads) };
     let chunk = match form {
-        GemvForm::Axpy => even.clamp(MIN_ROW_BYTES / size, Y_BYTES / size).next_multiple_of(line),
-        GemvForm::Dot => (DOT_ITEM / q.k.max(1))
+        GemvForm::Axpy => even
+            .clamp(MIN_ROW_BYTES / size, (y_bytes / size).max(MIN_ROW_BYTES / size))
+            .next_multiple_of(line),
+        GemvForm::Dot => (tuning.gemv_dot_item / q.k.max(1))
             .clamp(1, even.max(1))
             .next_multiple_of(line * set.rows),
     };
@@ -72,6 +69,7 @@ pub(crate) fn plan<F: Family>(
         threads,
         chunk,
         k_parts,
+        k_part,
     }
 }
 
@@ -225,14 +223,14 @@ pub(crate) unsafe fn gemv<F: Family>(set: &GemvSet<F>, plan: &Gemv, p: Problem<F
         let part = |_: usize, item: usize| {
             let s = shared.get();
             let (kp, (j0, j1)) = (item / chunks, range(item % chunks));
-            let k0 = kp * K_PART;
+            let k0 = kp * s.plan.k_part;
             let dst = s.parts.wrapping_add(kp * n + j0);
             if s.plan.form == GemvForm::Axpy {
                 for j in 0..j1 - j0 {
                     unsafe { *dst.add(j) = F::C_ZERO };
                 }
             }
-            unsafe { s.sums(F::ONE, (k0, K_PART.min(s.p.k - k0)), (j0, j1), dst) };
+            unsafe { s.sums(F::ONE, (k0, s.plan.k_part.min(s.p.k - k0)), (j0, j1), dst) };
         };
         let compute = |_: usize, c: usize, _: usize| {
             let s = shared.get();

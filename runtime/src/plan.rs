@@ -14,7 +14,8 @@ use crate::problem::Problem;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// `Ok` where the override `t` is usable: `pack_chunk` at least 1, `max_lanes`
-/// between 1 and [`Tuning::MAX_LANES`], `l2_percent_for_b` between 1 and 100.
+/// between 1 and [`Tuning::MAX_LANES`], `l2_percent_for_b` between 1 and 100,
+/// `gemv_k_part` at least 1.
 fn check_tuning(t: &Tuning) -> Result<(), GemmError> {
     let bad = |field| Err(GemmError::InvalidTuning { field });
     if t.pack_chunk == 0 {
@@ -25,6 +26,9 @@ fn check_tuning(t: &Tuning) -> Result<(), GemmError> {
     }
     if !(1..=100).contains(&t.l2_percent_for_b) {
         return bad("l2_percent_for_b");
+    }
+    if t.gemv_k_part == 0 {
+        return bad("gemv_k_part");
     }
     Ok(())
 }
@@ -52,11 +56,12 @@ pub fn tuning(target: &Target) -> Tuning {
 
 /// Overrides the thresholds of every later GEMM call on every target (`None`
 /// returns each to its own). `pack_chunk` must be at least 1, `max_lanes`
-/// between 1 and [`Tuning::MAX_LANES`] and `l2_percent_for_b` between 1 and
-/// 100. Results stay bit-identical for any thread count whatever the tuning;
-/// they may change with the thresholds that change the path or the blocks of
-/// k (`small`, whose path sums in another order, `l2_percent_for_b`,
-/// `skinny_rows`, `skinny_kc`) and with the bf16 form (`bf16_widen`,
+/// between 1 and [`Tuning::MAX_LANES`], `l2_percent_for_b` between 1 and
+/// 100 and `gemv_k_part` at least 1. Results stay bit-identical for any
+/// thread count whatever the tuning; they may change with the thresholds that
+/// change the path or the blocks of k (`small`, whose path sums in another
+/// order, `l2_percent_for_b`, `skinny_rows`, `skinny_kc`, and the GEMV's
+/// split of k, `gemv_split_n` and `gemv_k_part`) and with the bf16 form (`bf16_widen`,
 /// `bf16_widen_packed`: the same order within a block of k, but other
 /// blocks).
 ///
@@ -162,6 +167,8 @@ pub struct Gemv {
     /// Chosen from the shape alone, so results are bit-identical for any
     /// thread count.
     pub k_parts: usize,
+    /// Elements of k in each part but the last ([`Tuning::gemv_k_part`]).
+    pub k_part: usize,
 }
 
 /// The two ways the GEMV kernels read W.

@@ -178,6 +178,7 @@ fn tuning_moves_the_thresholds_and_is_validated() {
                 ..own
             },
         ),
+        ("gemv_k_part", Tuning { gemv_k_part: 0, ..own }),
     ] {
         let msg = gemmkit::set_tuning(Some(bad)).expect_err("invalid tuning").to_string();
         assert!(msg.starts_with(&format!("tuning: {field}")), "{msg}");
@@ -185,4 +186,63 @@ fn tuning_moves_the_thresholds_and_is_validated() {
     assert_eq!(gemmkit::tuning(target).small, s / 2, "a refused tuning changed nothing");
     gemmkit::set_tuning(None).expect("back to the target's");
     assert_eq!(gemmkit::tuning(target), own);
+}
+
+/// The GEMV path's split of k follows the tuning (`gemv_split_n`,
+/// `gemv_k_part`), and a split computed under an override is right and the
+/// same on any thread count.
+#[test]
+fn the_gemv_split_of_k_follows_the_tuning() {
+    let _one = TUNING.lock().unwrap_or_else(|e| e.into_inner());
+    let own = Tuning::of(gemmkit::best());
+    let (n, k) = (200, 10_000);
+    let gemv = |tuning: Tuning| {
+        gemmkit::set_tuning(Some(tuning)).expect("valid tuning");
+        let plan = plan_for(&Parallelism::Sequential, (1, n, k), false, false);
+        match plan.path {
+            Path::Gemv(g) => g,
+            other => panic!("expected the GEMV path, got {other:?}"),
+        }
+    };
+    let small = Tuning {
+        small_split_volume: 0,
+        ..own
+    };
+    let g = gemv(Tuning { gemv_k_part: 1000, ..small });
+    assert_eq!((g.k_parts, g.k_part), (10, 1000), "{g:?}");
+    let g = gemv(Tuning {
+        gemv_k_part: 1000,
+        gemv_split_n: n - 1,
+        ..small
+    });
+    assert_eq!(g.k_parts, 1, "y longer than gemv_split_n: {g:?}");
+    // Computed under the split, on one and three threads: the same bits,
+    // and the exact sums (small integers).
+    gemmkit::set_tuning(Some(Tuning { gemv_k_part: 1000, ..small })).expect("valid tuning");
+    let x: Vec<f32> = (0..k).map(|q| (q % 5) as f32 - 2.0).collect();
+    let w: Vec<f32> = (0..k * n).map(|e| (e % 7) as f32 - 3.0).collect();
+    let ys: Vec<Vec<f32>> = [1, 3]
+        .map(|threads| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+            let par = Parallelism::Pool(Arc::new(pool));
+            let mut y = vec![0.0f32; n];
+            gemmkit::gemm_with(
+                gemmkit::best(),
+                &par,
+                1.0,
+                MatRef::row_major(&x, 1, k),
+                MatRef::row_major(&w, k, n),
+                0.0,
+                MatMut::row_major(&mut y, 1, n),
+            )
+            .expect("gemm");
+            y
+        })
+        .to_vec();
+    gemmkit::set_tuning(None).expect("back to the target's");
+    assert!(ys[0].iter().zip(&ys[1]).all(|(a, b)| a.to_bits() == b.to_bits()), "1 and 3 threads differ");
+    for (j, &got) in ys[0].iter().enumerate() {
+        let want: f64 = (0..k).map(|q| f64::from(x[q]) * f64::from(w[q * n + j])).sum();
+        assert_eq!(f64::from(got), want, "y[{j}]");
+    }
 }
