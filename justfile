@@ -24,8 +24,9 @@ check:
 
 # What `cargo publish` would upload, each crate built from its packaged files
 # alone (the runtime against the packaged generated crate).
+# (The script clears cargo's unpacked copies of an earlier dry run first.)
 package:
-    cargo publish --dry-run --allow-dirty --workspace
+    scripts/publish-dry-run.sh
 
 # The test suite on this machine.
 test:

@@ -150,8 +150,9 @@ impl Workspace {
 
     /// Everything `generated/` should contain.
     ///
-    /// Runs on a thread of its own with a big stack ([`limits::on_big_stack`]),
-    /// so no input can overflow the caller's.
+    /// Runs on threads of its own with big stacks ([`limits::on_big_stack`],
+    /// and a worker per core for the targets' families), so no input can
+    /// overflow the caller's.
     pub fn generate(&self) -> Result<Generated, Error> {
         limits::on_big_stack(|| self.generate_here())
     }
@@ -200,14 +201,22 @@ impl Workspace {
                 let mut lowered: BTreeMap<&str, Vec<_>> = BTreeMap::new();
                 for &t in chain {
                     let out = match emit::lower_all(&parsed.kernels, t, &parsed.api) {
+                        Err(e) => TargetOutput::Unlowered(e),
+                        // Its parent did not lower: the run fails on that.
+                        Ok(_)
+                            if t.parent.is_some_and(|p| {
+                                chain.iter().any(|c| c.name == p.name) && !lowered.contains_key(p.name)
+                            }) =>
+                        {
+                            TargetOutput::Unrendered
+                        }
                         Ok(l) => {
                             let parent = t.parent.and_then(|p| lowered.get(p.name).map(|pl| (p, pl.as_slice())));
                             let file = emit::target_file(t, &l, parent, &parsed.api);
                             let consts = dispatch::instance_consts(&l);
                             lowered.insert(t.name, l);
-                            file.map(|f| (f, consts))
+                            TargetOutput::Rendered(file.map(|f| (f, consts)))
                         }
-                        Err(e) => Err(e),
                     };
                     done.lock().unwrap_or_else(|e| e.into_inner()).insert(t.name, out);
                 }
@@ -224,35 +233,46 @@ impl Workspace {
             Ok(())
         })?;
         let mut done = done.into_inner().unwrap_or_else(|e| e.into_inner());
-        // In the targets' order, as one worker would have met them. Report each
-        // kernel error once, not once per instance and target: errors at the
-        // same place are the same mistake, lowered with other constants (`16 -
-        // 100` on one target, `8 - 100` on another).
+        // In the targets' order, as one worker would meet them: every
+        // lowering's errors first, then the files'. Report each kernel error
+        // once, not once per instance and target: errors at the same place are
+        // the same mistake, lowered with other constants (`16 - 100` on one
+        // target, `8 - 100` on another).
         let mut diags: Vec<Diagnostic> = vec![];
-        let mut files = BTreeMap::new();
-        let mut consts = BTreeMap::new();
         for t in targets::TARGETS {
-            match done.remove(t.name) {
-                Some(Ok((file, c))) => {
-                    files.insert(emit::target_path(t), file);
-                    consts.insert(t.name, c);
-                }
-                Some(Err(Error::Kernels(d))) => {
+            match done.get(t.name) {
+                Some(TargetOutput::Unlowered(Error::Kernels(d))) => {
                     for d in d {
                         if !diags
                             .iter()
                             .any(|o| (&o.path, o.line, o.col) == (&d.path, d.line, d.col))
                         {
-                            diags.push(d)
+                            diags.push(d.clone())
                         }
                     }
                 }
-                Some(Err(e)) => return Err(e),
+                Some(TargetOutput::Unlowered(_)) => match done.remove(t.name) {
+                    Some(TargetOutput::Unlowered(e)) => return Err(e),
+                    _ => unreachable!("just matched"),
+                },
+                Some(_) => {}
                 None => return Err(Error::Target(format!("`{}` was not lowered", t.name))),
             }
         }
         if !diags.is_empty() {
             return Err(Error::Kernels(diags));
+        }
+        let mut files = BTreeMap::new();
+        let mut consts = BTreeMap::new();
+        for t in targets::TARGETS {
+            match done.remove(t.name) {
+                Some(TargetOutput::Rendered(Ok((file, c)))) => {
+                    files.insert(emit::target_path(t), file);
+                    consts.insert(t.name, c);
+                }
+                Some(TargetOutput::Rendered(Err(e))) => return Err(e),
+                _ => return Err(Error::Target(format!("`{}` was not rendered", t.name))),
+            }
         }
         files.insert(
             emit::DISPATCH_PATH.to_string(),
@@ -479,6 +499,12 @@ fn is_workspace_root(dir: &Path) -> bool {
         })
 }
 
-/// What a worker of [`Workspace::generate`] makes of one target: its file and
-/// its instances' constants, or why not.
-type TargetOutput = Result<(String, dispatch::InstanceConsts), Error>;
+/// What a worker of [`Workspace::generate`] makes of one target.
+enum TargetOutput {
+    /// Its lowering failed.
+    Unlowered(Error),
+    /// Lowered, but its parent's lowering failed, so it is not rendered.
+    Unrendered,
+    /// Its file and its instances' constants, or why the file could not be made.
+    Rendered(Result<(String, dispatch::InstanceConsts), Error>),
+}

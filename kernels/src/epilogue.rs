@@ -1,5 +1,6 @@
-//! The fused epilogue: a bias and an activation applied to a block of C after
-//! its last block of k, while the block is still in L1.
+//! The fused epilogue: a scale (turning an int8 product's `i32` sums into
+//! values), a bias and an activation applied to a block of C after its last
+//! block of k, while the block is still in L1.
 //!
 //! The activations are built from the vector API's basic ops: `exp` from a
 //! rounding by the `1.5 * 2^23` trick, a Cody-Waite reduction, a degree-6

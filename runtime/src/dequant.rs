@@ -330,9 +330,9 @@ fn dequant_packed<F: IntFamily>(
     scale: Scale<'_>,
     epilogue: &Epilogue<'_, f32>,
 ) -> Result<(), GemmError> {
-    let c = sums(c);
-    let epi = Epi::dequant(target, &scale, epilogue, c.rows, c.cols)?;
-    let offset = COffset::Fixed(0);
+    // The epilogue is checked after the operands, as the unpacked form does.
+    let epi = |m, n| Epi::dequant(target, &scale, epilogue, m, n).map(Some);
+    let (c, offset) = (sums(c), COffset::Fixed(0));
     int_packed::<F>(
         target,
         parallelism,
@@ -343,6 +343,6 @@ fn dequant_packed<F: IntFamily>(
         b_offset,
         c,
         offset,
-        Some(epi),
+        epi,
     )
 }

@@ -202,7 +202,7 @@ impl fmt::Display for GemmError {
             GemmError::InvalidBlocking { field } => write!(f, "blocking: {field} must be at least 1"),
             GemmError::InvalidTuning { field } => write!(
                 f,
-                "tuning: {field} out of range (pack_chunk at least 1, max_lanes 1 to {}, l2_percent_for_b 1 to 100)",
+                "tuning: {field} out of range (pack_chunk at least 1, max_lanes 1 to {}, l2_percent_for_b 1 to 100, gemv_k_part at least 1)",
                 crate::Tuning::MAX_LANES
             ),
             GemmError::BlockingTooLarge { field, value } => write!(

@@ -271,8 +271,9 @@ impl Epi<i32> {
     }
 }
 
-// SAFETY: the bias is a read-only view the caller's borrow keeps alive for the
-// call, and the kernel a plain function.
+// SAFETY: the bias and the scale are read-only: views the caller's borrows keep
+// alive for the call, or (`Scale::Single`) the caller's own `scale`, which
+// outlives the call it makes; the kernel is a plain function.
 unsafe impl<C> Send for Epi<C> {}
 unsafe impl<C> Sync for Epi<C> {}
 

@@ -40,7 +40,7 @@ pub(crate) fn plan<F: Family>(
     let threads = if split { threads.max(1) } else { 1 };
     // From the shape alone, never the thread count: it fixes the order of the sums.
     let k_part = tuning.gemv_k_part.max(1);
-    let k_parts = if split && q.n <= tuning.gemv_split_n && q.k >= 2 * k_part {
+    let k_parts = if split && q.n <= tuning.gemv_split_n && q.k >= k_part.saturating_mul(2) {
         q.k.div_ceil(k_part)
     } else {
         1

@@ -465,7 +465,7 @@ pub fn gemm_u8s8s32_packed_with<'b>(
         b_offset,
         c,
         c_offset,
-        None,
+        |_, _| Ok(None),
     )
 }
 
@@ -537,12 +537,12 @@ pub fn gemm_s8s8s32_packed_with<'b>(
         b_offset,
         c,
         c_offset,
-        None,
+        |_, _| Ok(None),
     )
 }
 
-/// One int8 call with a packed B, checked, and `epi` after it (which the
-/// caller made for C and checked). A rounded result (general alpha or beta)
+/// One int8 call with a packed B, checked, and the epilogue `epi` makes
+/// (checked after the operands, for C's shape) after it. A rounded result (general alpha or beta)
 /// must see each element's whole sum: where B was packed in several blocks of
 /// k, the exact sums are made first (the blocks add in `i32`), in a buffer of
 /// C's size, and then rounded once each.
@@ -557,7 +557,7 @@ pub(crate) fn int_packed<'b, F: IntFamily>(
     b_offset: i8,
     c: MatMut<'_, i32>,
     c_offset: COffset<'_>,
-    epi: Option<Epi<i32>>,
+    epi: impl FnOnce(usize, usize) -> Result<Option<Epi<i32>>, GemmError>,
 ) -> Result<(), GemmError> {
     target.check()?;
     let b = b.into();
@@ -566,6 +566,7 @@ pub(crate) fn int_packed<'b, F: IntFamily>(
     c.check_output("c")?;
     let extra = int_extra(alpha, a_offset, F::SHIFT, b_offset, beta, &c, c_offset)?;
     let (m, n) = (c.rows, c.cols);
+    let epi = epi(m, n)?;
     let run = |alpha: f32, beta: f32, c: (*mut i32, usize, usize), extra: IntExtra, epi| {
         let p: Problem<F> = Problem {
             m,
@@ -601,7 +602,8 @@ pub(crate) fn int_packed<'b, F: IntFamily>(
     if extra.exact || b.k() <= b.kc() {
         run(alpha, beta, (c.data.as_mut_ptr(), c.rs, c.cs), extra, epi);
     } else {
-        // (Never with an epilogue: only the exact dequantising calls have one.)
+        // Only the dequantising calls have an epilogue, and they are exact.
+        debug_assert!(epi.is_none(), "an epilogue on a rounded int8 product");
         let mut sums = vec![0i32; m * n];
         let exact = IntExtra {
             c_offset: COff::Fixed(0),

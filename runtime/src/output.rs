@@ -53,7 +53,8 @@ unsafe fn apply_strided<F: Family>(
 }
 
 /// `C = beta * C` (k == 0 or alpha == 0), as the family does it
-/// ([`Family::scale_c`]), then the epilogue: `C = act(beta * C + bias)`.
+/// ([`Family::scale_c`]), then the epilogue: `C = act(scale * (beta * C) +
+/// bias)` (a scale only where C holds an int8 product's sums).
 #[inline(always)]
 pub(crate) unsafe fn scale<F: Family>(p: &Problem<F>) {
     unsafe { F::scale_c(p) };

@@ -188,13 +188,13 @@ fn case(
     fused.data
 }
 
+/// Held by the tests that override the (global) tuning and blocking.
+static OVERRIDES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Every kind, shape, layout, bias and activation on every target, and the
 /// same cases on 1 and 3 threads bit for bit; under the targets' own tuning
 /// and then under tunings that force the other paths (in one test, holding
 /// [`OVERRIDES`], because the overrides are global).
-/// Held by the tests that override the (global) tuning and blocking.
-static OVERRIDES: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 #[test]
 fn fused_matches_the_unfused_composition() {
     let _overrides = OVERRIDES.lock().unwrap_or_else(|e| e.into_inner());
@@ -453,8 +453,11 @@ fn dequantised_int8_matches_the_unfused_composition() {
     let own = Tuning::of(gemmkit::best());
     let regimes: [(Option<Tuning>, Option<Blocking>); 2] = [
         (None, None),
+        // Small blocks shared by threads, and the one-row GEMV split between
+        // them.
         (
             Some(Tuning {
+                small_split_volume: 0,
                 blocked_split_volume: 0,
                 ..own
             }),

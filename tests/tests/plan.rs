@@ -208,7 +208,10 @@ fn the_gemv_split_of_k_follows_the_tuning() {
         small_split_volume: 0,
         ..own
     };
-    let g = gemv(Tuning { gemv_k_part: 1000, ..small });
+    let g = gemv(Tuning {
+        gemv_k_part: 1000,
+        ..small
+    });
     assert_eq!((g.k_parts, g.k_part), (10, 1000), "{g:?}");
     let g = gemv(Tuning {
         gemv_k_part: 1000,
@@ -218,12 +221,19 @@ fn the_gemv_split_of_k_follows_the_tuning() {
     assert_eq!(g.k_parts, 1, "y longer than gemv_split_n: {g:?}");
     // Computed under the split, on one and three threads: the same bits,
     // and the exact sums (small integers).
-    gemmkit::set_tuning(Some(Tuning { gemv_k_part: 1000, ..small })).expect("valid tuning");
+    gemmkit::set_tuning(Some(Tuning {
+        gemv_k_part: 1000,
+        ..small
+    }))
+    .expect("valid tuning");
     let x: Vec<f32> = (0..k).map(|q| (q % 5) as f32 - 2.0).collect();
     let w: Vec<f32> = (0..k * n).map(|e| (e % 7) as f32 - 3.0).collect();
     let ys: Vec<Vec<f32>> = [1, 3]
         .map(|threads| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("pool");
             let par = Parallelism::Pool(Arc::new(pool));
             let mut y = vec![0.0f32; n];
             gemmkit::gemm_with(
@@ -240,7 +250,10 @@ fn the_gemv_split_of_k_follows_the_tuning() {
         })
         .to_vec();
     gemmkit::set_tuning(None).expect("back to the target's");
-    assert!(ys[0].iter().zip(&ys[1]).all(|(a, b)| a.to_bits() == b.to_bits()), "1 and 3 threads differ");
+    assert!(
+        ys[0].iter().zip(&ys[1]).all(|(a, b)| a.to_bits() == b.to_bits()),
+        "1 and 3 threads differ"
+    );
     for (j, &got) in ys[0].iter().enumerate() {
         let want: f64 = (0..k).map(|q| f64::from(x[q]) * f64::from(w[q * n + j])).sum();
         assert_eq!(f64::from(got), want, "y[{j}]");
