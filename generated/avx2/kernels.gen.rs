@@ -309,307 +309,111 @@ pub unsafe fn epilogue_f32(
     scale: *const f32,
     scale_kind: usize,
 ) {
-    let full = n - n % 8;
-    let tail = n - full;
-    for i in 0..m {
-        let row = c.add(i * ldc);
-        let row_bias = if bias_kind == 2 {
-            _mm256_broadcast_ss(&*bias.add(i))
-        } else {
-            _mm256_setzero_ps()
-        };
-        let row_scale = if scale_kind == 1 {
-            _mm256_broadcast_ss(&*scale)
-        } else if scale_kind == 3 {
-            _mm256_broadcast_ss(&*scale.add(i))
-        } else {
-            _mm256_setzero_ps()
-        };
-        let mut j = 0;
-        while j < full {
-            let mut x = _mm256_loadu_ps(row.add(j));
-            if scale_kind != 0 {
-                let s = if scale_kind == 2 {
-                    _mm256_loadu_ps(scale.add(j))
+    if act == 1 {
+        {
+            let full = n - n % 8;
+            let tail = n - full;
+            for i in 0..m {
+                let row = c.add(i * ldc);
+                let row_bias = if bias_kind == 2 {
+                    _mm256_broadcast_ss(&*bias.add(i))
                 } else {
-                    row_scale
+                    _mm256_setzero_ps()
                 };
-                x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_castps_si256(x)), s);
-            }
-            if bias_kind != 0 {
-                let b = if bias_kind == 1 {
-                    _mm256_loadu_ps(bias.add(j))
+                let row_scale = if scale_kind == 1 {
+                    _mm256_broadcast_ss(&*scale)
+                } else if scale_kind == 3 {
+                    _mm256_broadcast_ss(&*scale.add(i))
                 } else {
-                    row_bias
+                    _mm256_setzero_ps()
                 };
-                x = _mm256_add_ps(x, b);
-            }
-            _mm256_storeu_ps(
-                row.add(j),
-                {
-                    if act == 1 {
-                        _mm256_max_ps(_mm256_setzero_ps(), x)
-                    } else if act == 2 {
-                        _mm256_mul_ps(
-                            x,
-                            {
-                                let neg_abs = _mm256_xor_ps(
-                                    _mm256_max_ps(x, _mm256_xor_ps(x, _mm256_set1_ps(-0.0))),
-                                    _mm256_set1_ps(-0.0),
-                                );
-                                let e = {
-                                    let yc = _mm256_max_ps(_mm256_set1_ps(-87.0), neg_abs);
-                                    let shifted = _mm256_fmadd_ps(
-                                        yc,
-                                        _mm256_set1_ps(core::f32::consts::LOG2_E),
-                                        _mm256_set1_ps(12_582_912.0),
-                                    );
-                                    let nf = _mm256_add_ps(
-                                        shifted,
-                                        _mm256_set1_ps(-12_582_912.0),
-                                    );
-                                    let r_hi = _mm256_fmadd_ps(
-                                        nf,
-                                        _mm256_set1_ps(-0.693_359_4),
-                                        yc,
-                                    );
-                                    let r = _mm256_fmadd_ps(
-                                        nf,
-                                        _mm256_set1_ps(2.121_944_4e-4),
-                                        r_hi,
-                                    );
-                                    let mut q = _mm256_set1_ps(1.987_569_1e-4);
-                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.398_199_9e-3));
-                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(8.333_452e-3));
-                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(4.166_579_6e-2));
-                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.166_666_66));
-                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.5));
-                                    let p = _mm256_fmadd_ps(
-                                        q,
-                                        _mm256_mul_ps(r, r),
-                                        _mm256_add_ps(r, _mm256_set1_ps(1.0)),
-                                    );
-                                    _mm256_blendv_ps(
-                                        _mm256_mul_ps(
-                                            p,
-                                            _mm256_castsi256_ps(
-                                                _mm256_slli_epi32::<
-                                                    23,
-                                                >(
-                                                    _mm256_castps_si256(
-                                                        _mm256_add_ps(nf, _mm256_set1_ps(12583039.0)),
-                                                    ),
-                                                ),
-                                            ),
-                                        ),
-                                        _mm256_setzero_ps(),
-                                        _mm256_add_ps(neg_abs, _mm256_set1_ps(87.0)),
-                                    )
-                                };
-                                let s = _mm256_div_ps(
-                                    _mm256_set1_ps(1.0),
-                                    _mm256_add_ps(e, _mm256_set1_ps(1.0)),
-                                );
-                                _mm256_blendv_ps(s, _mm256_mul_ps(e, s), x)
-                            },
-                        )
-                    } else if act == 3 {
-                        let poly = _mm256_fmadd_ps(
-                            _mm256_mul_ps(x, x),
-                            _mm256_set1_ps(0.044715),
-                            _mm256_set1_ps(1.0),
-                        );
-                        let two_u = _mm256_mul_ps(
-                            _mm256_mul_ps(x, _mm256_set1_ps(1.595_769)),
-                            poly,
-                        );
-                        _mm256_mul_ps(
-                            x,
-                            {
-                                let neg_abs = _mm256_xor_ps(
-                                    _mm256_max_ps(
-                                        two_u,
-                                        _mm256_xor_ps(two_u, _mm256_set1_ps(-0.0)),
-                                    ),
-                                    _mm256_set1_ps(-0.0),
-                                );
-                                let e = {
-                                    let yc = _mm256_max_ps(_mm256_set1_ps(-87.0), neg_abs);
-                                    let shifted = _mm256_fmadd_ps(
-                                        yc,
-                                        _mm256_set1_ps(core::f32::consts::LOG2_E),
-                                        _mm256_set1_ps(12_582_912.0),
-                                    );
-                                    let nf = _mm256_add_ps(
-                                        shifted,
-                                        _mm256_set1_ps(-12_582_912.0),
-                                    );
-                                    let r_hi = _mm256_fmadd_ps(
-                                        nf,
-                                        _mm256_set1_ps(-0.693_359_4),
-                                        yc,
-                                    );
-                                    let r = _mm256_fmadd_ps(
-                                        nf,
-                                        _mm256_set1_ps(2.121_944_4e-4),
-                                        r_hi,
-                                    );
-                                    let mut q = _mm256_set1_ps(1.987_569_1e-4);
-                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.398_199_9e-3));
-                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(8.333_452e-3));
-                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(4.166_579_6e-2));
-                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.166_666_66));
-                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.5));
-                                    let p = _mm256_fmadd_ps(
-                                        q,
-                                        _mm256_mul_ps(r, r),
-                                        _mm256_add_ps(r, _mm256_set1_ps(1.0)),
-                                    );
-                                    _mm256_blendv_ps(
-                                        _mm256_mul_ps(
-                                            p,
-                                            _mm256_castsi256_ps(
-                                                _mm256_slli_epi32::<
-                                                    23,
-                                                >(
-                                                    _mm256_castps_si256(
-                                                        _mm256_add_ps(nf, _mm256_set1_ps(12583039.0)),
-                                                    ),
-                                                ),
-                                            ),
-                                        ),
-                                        _mm256_setzero_ps(),
-                                        _mm256_add_ps(neg_abs, _mm256_set1_ps(87.0)),
-                                    )
-                                };
-                                let s = _mm256_div_ps(
-                                    _mm256_set1_ps(1.0),
-                                    _mm256_add_ps(e, _mm256_set1_ps(1.0)),
-                                );
-                                _mm256_blendv_ps(s, _mm256_mul_ps(e, s), two_u)
-                            },
-                        )
-                    } else if act == 4 {
-                        _mm256_mul_ps(
-                            x,
-                            {
-                                let z = _mm256_mul_ps(
-                                    _mm256_max_ps(x, _mm256_xor_ps(x, _mm256_set1_ps(-0.0))),
-                                    _mm256_set1_ps(core::f32::consts::FRAC_1_SQRT_2),
-                                );
-                                let t = _mm256_div_ps(
-                                    _mm256_set1_ps(1.0),
-                                    _mm256_fmadd_ps(z, _mm256_set1_ps(0.5), _mm256_set1_ps(1.0)),
-                                );
-                                let mut p = _mm256_set1_ps(0.170_872_76);
-                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.822_152_26));
-                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.488_515_9));
-                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.135_204));
-                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.278_868_08));
-                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.186_288_06));
-                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.096_784_18));
-                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.374_091_95));
-                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.000_023_7));
-                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.265_512_2));
-                                let arg = _mm256_fmadd_ps(
-                                    z,
-                                    _mm256_xor_ps(z, _mm256_set1_ps(-0.0)),
-                                    p,
-                                );
-                                let h = _mm256_mul_ps(
-                                    _mm256_mul_ps(t, _mm256_set1_ps(0.5)),
-                                    {
-                                        let yc = _mm256_max_ps(_mm256_set1_ps(-87.0), arg);
-                                        let shifted = _mm256_fmadd_ps(
-                                            yc,
-                                            _mm256_set1_ps(core::f32::consts::LOG2_E),
-                                            _mm256_set1_ps(12_582_912.0),
-                                        );
-                                        let nf = _mm256_add_ps(
-                                            shifted,
-                                            _mm256_set1_ps(-12_582_912.0),
-                                        );
-                                        let r_hi = _mm256_fmadd_ps(
-                                            nf,
-                                            _mm256_set1_ps(-0.693_359_4),
-                                            yc,
-                                        );
-                                        let r = _mm256_fmadd_ps(
-                                            nf,
-                                            _mm256_set1_ps(2.121_944_4e-4),
-                                            r_hi,
-                                        );
-                                        let mut q = _mm256_set1_ps(1.987_569_1e-4);
-                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.398_199_9e-3));
-                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(8.333_452e-3));
-                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(4.166_579_6e-2));
-                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.166_666_66));
-                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.5));
-                                        let p = _mm256_fmadd_ps(
-                                            q,
-                                            _mm256_mul_ps(r, r),
-                                            _mm256_add_ps(r, _mm256_set1_ps(1.0)),
-                                        );
-                                        _mm256_blendv_ps(
-                                            _mm256_mul_ps(
-                                                p,
-                                                _mm256_castsi256_ps(
-                                                    _mm256_slli_epi32::<
-                                                        23,
-                                                    >(
-                                                        _mm256_castps_si256(
-                                                            _mm256_add_ps(nf, _mm256_set1_ps(12583039.0)),
-                                                        ),
-                                                    ),
-                                                ),
-                                            ),
-                                            _mm256_setzero_ps(),
-                                            _mm256_add_ps(arg, _mm256_set1_ps(87.0)),
-                                        )
-                                    },
-                                );
-                                _mm256_blendv_ps(
-                                    _mm256_add_ps(
-                                        _mm256_xor_ps(h, _mm256_set1_ps(-0.0)),
-                                        _mm256_set1_ps(1.0),
-                                    ),
-                                    h,
-                                    x,
-                                )
-                            },
-                        )
-                    } else {
-                        x
+                let mut j = 0;
+                while j < full {
+                    let mut x = _mm256_loadu_ps(row.add(j));
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            _mm256_loadu_ps(scale.add(j))
+                        } else {
+                            row_scale
+                        };
+                        x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_castps_si256(x)), s);
                     }
-                },
-            );
-            j += 8;
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            _mm256_loadu_ps(bias.add(j))
+                        } else {
+                            row_bias
+                        };
+                        x = _mm256_add_ps(x, b);
+                    }
+                    _mm256_storeu_ps(row.add(j), _mm256_max_ps(_mm256_setzero_ps(), x));
+                    j += 8;
+                }
+                if tail > 0 {
+                    let mut x = _mm256_maskload_ps(row.add(full), ops::mask_i32x8(tail));
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            _mm256_maskload_ps(scale.add(full), ops::mask_i32x8(tail))
+                        } else {
+                            row_scale
+                        };
+                        x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_castps_si256(x)), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            _mm256_maskload_ps(bias.add(full), ops::mask_i32x8(tail))
+                        } else {
+                            row_bias
+                        };
+                        x = _mm256_add_ps(x, b);
+                    }
+                    _mm256_maskstore_ps(
+                        row.add(full),
+                        ops::mask_i32x8(tail),
+                        _mm256_max_ps(_mm256_setzero_ps(), x),
+                    );
+                }
+            }
         }
-        if tail > 0 {
-            let mut x = _mm256_maskload_ps(row.add(full), ops::mask_i32x8(tail));
-            if scale_kind != 0 {
-                let s = if scale_kind == 2 {
-                    _mm256_maskload_ps(scale.add(full), ops::mask_i32x8(tail))
+    } else if act == 2 {
+        {
+            let full = n - n % 8;
+            let tail = n - full;
+            for i in 0..m {
+                let row = c.add(i * ldc);
+                let row_bias = if bias_kind == 2 {
+                    _mm256_broadcast_ss(&*bias.add(i))
                 } else {
-                    row_scale
+                    _mm256_setzero_ps()
                 };
-                x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_castps_si256(x)), s);
-            }
-            if bias_kind != 0 {
-                let b = if bias_kind == 1 {
-                    _mm256_maskload_ps(bias.add(full), ops::mask_i32x8(tail))
+                let row_scale = if scale_kind == 1 {
+                    _mm256_broadcast_ss(&*scale)
+                } else if scale_kind == 3 {
+                    _mm256_broadcast_ss(&*scale.add(i))
                 } else {
-                    row_bias
+                    _mm256_setzero_ps()
                 };
-                x = _mm256_add_ps(x, b);
-            }
-            _mm256_maskstore_ps(
-                row.add(full),
-                ops::mask_i32x8(tail),
-                {
-                    if act == 1 {
-                        _mm256_max_ps(_mm256_setzero_ps(), x)
-                    } else if act == 2 {
+                let mut j = 0;
+                while j < full {
+                    let mut x = _mm256_loadu_ps(row.add(j));
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            _mm256_loadu_ps(scale.add(j))
+                        } else {
+                            row_scale
+                        };
+                        x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_castps_si256(x)), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            _mm256_loadu_ps(bias.add(j))
+                        } else {
+                            row_bias
+                        };
+                        x = _mm256_add_ps(x, b);
+                    }
+                    _mm256_storeu_ps(
+                        row.add(j),
                         _mm256_mul_ps(
                             x,
                             {
@@ -672,25 +476,36 @@ pub unsafe fn epilogue_f32(
                                 );
                                 _mm256_blendv_ps(s, _mm256_mul_ps(e, s), x)
                             },
-                        )
-                    } else if act == 3 {
-                        let poly = _mm256_fmadd_ps(
-                            _mm256_mul_ps(x, x),
-                            _mm256_set1_ps(0.044715),
-                            _mm256_set1_ps(1.0),
-                        );
-                        let two_u = _mm256_mul_ps(
-                            _mm256_mul_ps(x, _mm256_set1_ps(1.595_769)),
-                            poly,
-                        );
+                        ),
+                    );
+                    j += 8;
+                }
+                if tail > 0 {
+                    let mut x = _mm256_maskload_ps(row.add(full), ops::mask_i32x8(tail));
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            _mm256_maskload_ps(scale.add(full), ops::mask_i32x8(tail))
+                        } else {
+                            row_scale
+                        };
+                        x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_castps_si256(x)), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            _mm256_maskload_ps(bias.add(full), ops::mask_i32x8(tail))
+                        } else {
+                            row_bias
+                        };
+                        x = _mm256_add_ps(x, b);
+                    }
+                    _mm256_maskstore_ps(
+                        row.add(full),
+                        ops::mask_i32x8(tail),
                         _mm256_mul_ps(
                             x,
                             {
                                 let neg_abs = _mm256_xor_ps(
-                                    _mm256_max_ps(
-                                        two_u,
-                                        _mm256_xor_ps(two_u, _mm256_set1_ps(-0.0)),
-                                    ),
+                                    _mm256_max_ps(x, _mm256_xor_ps(x, _mm256_set1_ps(-0.0))),
                                     _mm256_set1_ps(-0.0),
                                 );
                                 let e = {
@@ -746,10 +561,273 @@ pub unsafe fn epilogue_f32(
                                     _mm256_set1_ps(1.0),
                                     _mm256_add_ps(e, _mm256_set1_ps(1.0)),
                                 );
-                                _mm256_blendv_ps(s, _mm256_mul_ps(e, s), two_u)
+                                _mm256_blendv_ps(s, _mm256_mul_ps(e, s), x)
                             },
-                        )
-                    } else if act == 4 {
+                        ),
+                    );
+                }
+            }
+        }
+    } else if act == 3 {
+        {
+            let full = n - n % 8;
+            let tail = n - full;
+            for i in 0..m {
+                let row = c.add(i * ldc);
+                let row_bias = if bias_kind == 2 {
+                    _mm256_broadcast_ss(&*bias.add(i))
+                } else {
+                    _mm256_setzero_ps()
+                };
+                let row_scale = if scale_kind == 1 {
+                    _mm256_broadcast_ss(&*scale)
+                } else if scale_kind == 3 {
+                    _mm256_broadcast_ss(&*scale.add(i))
+                } else {
+                    _mm256_setzero_ps()
+                };
+                let mut j = 0;
+                while j < full {
+                    let mut x = _mm256_loadu_ps(row.add(j));
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            _mm256_loadu_ps(scale.add(j))
+                        } else {
+                            row_scale
+                        };
+                        x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_castps_si256(x)), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            _mm256_loadu_ps(bias.add(j))
+                        } else {
+                            row_bias
+                        };
+                        x = _mm256_add_ps(x, b);
+                    }
+                    _mm256_storeu_ps(
+                        row.add(j),
+                        {
+                            let poly = _mm256_fmadd_ps(
+                                _mm256_mul_ps(x, x),
+                                _mm256_set1_ps(0.044715),
+                                _mm256_set1_ps(1.0),
+                            );
+                            let two_u = _mm256_mul_ps(
+                                _mm256_mul_ps(x, _mm256_set1_ps(1.595_769)),
+                                poly,
+                            );
+                            _mm256_mul_ps(
+                                x,
+                                {
+                                    let neg_abs = _mm256_xor_ps(
+                                        _mm256_max_ps(
+                                            two_u,
+                                            _mm256_xor_ps(two_u, _mm256_set1_ps(-0.0)),
+                                        ),
+                                        _mm256_set1_ps(-0.0),
+                                    );
+                                    let e = {
+                                        let yc = _mm256_max_ps(_mm256_set1_ps(-87.0), neg_abs);
+                                        let shifted = _mm256_fmadd_ps(
+                                            yc,
+                                            _mm256_set1_ps(core::f32::consts::LOG2_E),
+                                            _mm256_set1_ps(12_582_912.0),
+                                        );
+                                        let nf = _mm256_add_ps(
+                                            shifted,
+                                            _mm256_set1_ps(-12_582_912.0),
+                                        );
+                                        let r_hi = _mm256_fmadd_ps(
+                                            nf,
+                                            _mm256_set1_ps(-0.693_359_4),
+                                            yc,
+                                        );
+                                        let r = _mm256_fmadd_ps(
+                                            nf,
+                                            _mm256_set1_ps(2.121_944_4e-4),
+                                            r_hi,
+                                        );
+                                        let mut q = _mm256_set1_ps(1.987_569_1e-4);
+                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.398_199_9e-3));
+                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(8.333_452e-3));
+                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(4.166_579_6e-2));
+                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.166_666_66));
+                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.5));
+                                        let p = _mm256_fmadd_ps(
+                                            q,
+                                            _mm256_mul_ps(r, r),
+                                            _mm256_add_ps(r, _mm256_set1_ps(1.0)),
+                                        );
+                                        _mm256_blendv_ps(
+                                            _mm256_mul_ps(
+                                                p,
+                                                _mm256_castsi256_ps(
+                                                    _mm256_slli_epi32::<
+                                                        23,
+                                                    >(
+                                                        _mm256_castps_si256(
+                                                            _mm256_add_ps(nf, _mm256_set1_ps(12583039.0)),
+                                                        ),
+                                                    ),
+                                                ),
+                                            ),
+                                            _mm256_setzero_ps(),
+                                            _mm256_add_ps(neg_abs, _mm256_set1_ps(87.0)),
+                                        )
+                                    };
+                                    let s = _mm256_div_ps(
+                                        _mm256_set1_ps(1.0),
+                                        _mm256_add_ps(e, _mm256_set1_ps(1.0)),
+                                    );
+                                    _mm256_blendv_ps(s, _mm256_mul_ps(e, s), two_u)
+                                },
+                            )
+                        },
+                    );
+                    j += 8;
+                }
+                if tail > 0 {
+                    let mut x = _mm256_maskload_ps(row.add(full), ops::mask_i32x8(tail));
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            _mm256_maskload_ps(scale.add(full), ops::mask_i32x8(tail))
+                        } else {
+                            row_scale
+                        };
+                        x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_castps_si256(x)), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            _mm256_maskload_ps(bias.add(full), ops::mask_i32x8(tail))
+                        } else {
+                            row_bias
+                        };
+                        x = _mm256_add_ps(x, b);
+                    }
+                    _mm256_maskstore_ps(
+                        row.add(full),
+                        ops::mask_i32x8(tail),
+                        {
+                            let poly = _mm256_fmadd_ps(
+                                _mm256_mul_ps(x, x),
+                                _mm256_set1_ps(0.044715),
+                                _mm256_set1_ps(1.0),
+                            );
+                            let two_u = _mm256_mul_ps(
+                                _mm256_mul_ps(x, _mm256_set1_ps(1.595_769)),
+                                poly,
+                            );
+                            _mm256_mul_ps(
+                                x,
+                                {
+                                    let neg_abs = _mm256_xor_ps(
+                                        _mm256_max_ps(
+                                            two_u,
+                                            _mm256_xor_ps(two_u, _mm256_set1_ps(-0.0)),
+                                        ),
+                                        _mm256_set1_ps(-0.0),
+                                    );
+                                    let e = {
+                                        let yc = _mm256_max_ps(_mm256_set1_ps(-87.0), neg_abs);
+                                        let shifted = _mm256_fmadd_ps(
+                                            yc,
+                                            _mm256_set1_ps(core::f32::consts::LOG2_E),
+                                            _mm256_set1_ps(12_582_912.0),
+                                        );
+                                        let nf = _mm256_add_ps(
+                                            shifted,
+                                            _mm256_set1_ps(-12_582_912.0),
+                                        );
+                                        let r_hi = _mm256_fmadd_ps(
+                                            nf,
+                                            _mm256_set1_ps(-0.693_359_4),
+                                            yc,
+                                        );
+                                        let r = _mm256_fmadd_ps(
+                                            nf,
+                                            _mm256_set1_ps(2.121_944_4e-4),
+                                            r_hi,
+                                        );
+                                        let mut q = _mm256_set1_ps(1.987_569_1e-4);
+                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.398_199_9e-3));
+                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(8.333_452e-3));
+                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(4.166_579_6e-2));
+                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.166_666_66));
+                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.5));
+                                        let p = _mm256_fmadd_ps(
+                                            q,
+                                            _mm256_mul_ps(r, r),
+                                            _mm256_add_ps(r, _mm256_set1_ps(1.0)),
+                                        );
+                                        _mm256_blendv_ps(
+                                            _mm256_mul_ps(
+                                                p,
+                                                _mm256_castsi256_ps(
+                                                    _mm256_slli_epi32::<
+                                                        23,
+                                                    >(
+                                                        _mm256_castps_si256(
+                                                            _mm256_add_ps(nf, _mm256_set1_ps(12583039.0)),
+                                                        ),
+                                                    ),
+                                                ),
+                                            ),
+                                            _mm256_setzero_ps(),
+                                            _mm256_add_ps(neg_abs, _mm256_set1_ps(87.0)),
+                                        )
+                                    };
+                                    let s = _mm256_div_ps(
+                                        _mm256_set1_ps(1.0),
+                                        _mm256_add_ps(e, _mm256_set1_ps(1.0)),
+                                    );
+                                    _mm256_blendv_ps(s, _mm256_mul_ps(e, s), two_u)
+                                },
+                            )
+                        },
+                    );
+                }
+            }
+        }
+    } else if act == 4 {
+        {
+            let full = n - n % 8;
+            let tail = n - full;
+            for i in 0..m {
+                let row = c.add(i * ldc);
+                let row_bias = if bias_kind == 2 {
+                    _mm256_broadcast_ss(&*bias.add(i))
+                } else {
+                    _mm256_setzero_ps()
+                };
+                let row_scale = if scale_kind == 1 {
+                    _mm256_broadcast_ss(&*scale)
+                } else if scale_kind == 3 {
+                    _mm256_broadcast_ss(&*scale.add(i))
+                } else {
+                    _mm256_setzero_ps()
+                };
+                let mut j = 0;
+                while j < full {
+                    let mut x = _mm256_loadu_ps(row.add(j));
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            _mm256_loadu_ps(scale.add(j))
+                        } else {
+                            row_scale
+                        };
+                        x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_castps_si256(x)), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            _mm256_loadu_ps(bias.add(j))
+                        } else {
+                            row_bias
+                        };
+                        x = _mm256_add_ps(x, b);
+                    }
+                    _mm256_storeu_ps(
+                        row.add(j),
                         _mm256_mul_ps(
                             x,
                             {
@@ -837,12 +915,184 @@ pub unsafe fn epilogue_f32(
                                     x,
                                 )
                             },
-                        )
-                    } else {
-                        x
+                        ),
+                    );
+                    j += 8;
+                }
+                if tail > 0 {
+                    let mut x = _mm256_maskload_ps(row.add(full), ops::mask_i32x8(tail));
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            _mm256_maskload_ps(scale.add(full), ops::mask_i32x8(tail))
+                        } else {
+                            row_scale
+                        };
+                        x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_castps_si256(x)), s);
                     }
-                },
-            );
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            _mm256_maskload_ps(bias.add(full), ops::mask_i32x8(tail))
+                        } else {
+                            row_bias
+                        };
+                        x = _mm256_add_ps(x, b);
+                    }
+                    _mm256_maskstore_ps(
+                        row.add(full),
+                        ops::mask_i32x8(tail),
+                        _mm256_mul_ps(
+                            x,
+                            {
+                                let z = _mm256_mul_ps(
+                                    _mm256_max_ps(x, _mm256_xor_ps(x, _mm256_set1_ps(-0.0))),
+                                    _mm256_set1_ps(core::f32::consts::FRAC_1_SQRT_2),
+                                );
+                                let t = _mm256_div_ps(
+                                    _mm256_set1_ps(1.0),
+                                    _mm256_fmadd_ps(z, _mm256_set1_ps(0.5), _mm256_set1_ps(1.0)),
+                                );
+                                let mut p = _mm256_set1_ps(0.170_872_76);
+                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.822_152_26));
+                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.488_515_9));
+                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.135_204));
+                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.278_868_08));
+                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.186_288_06));
+                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.096_784_18));
+                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.374_091_95));
+                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.000_023_7));
+                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.265_512_2));
+                                let arg = _mm256_fmadd_ps(
+                                    z,
+                                    _mm256_xor_ps(z, _mm256_set1_ps(-0.0)),
+                                    p,
+                                );
+                                let h = _mm256_mul_ps(
+                                    _mm256_mul_ps(t, _mm256_set1_ps(0.5)),
+                                    {
+                                        let yc = _mm256_max_ps(_mm256_set1_ps(-87.0), arg);
+                                        let shifted = _mm256_fmadd_ps(
+                                            yc,
+                                            _mm256_set1_ps(core::f32::consts::LOG2_E),
+                                            _mm256_set1_ps(12_582_912.0),
+                                        );
+                                        let nf = _mm256_add_ps(
+                                            shifted,
+                                            _mm256_set1_ps(-12_582_912.0),
+                                        );
+                                        let r_hi = _mm256_fmadd_ps(
+                                            nf,
+                                            _mm256_set1_ps(-0.693_359_4),
+                                            yc,
+                                        );
+                                        let r = _mm256_fmadd_ps(
+                                            nf,
+                                            _mm256_set1_ps(2.121_944_4e-4),
+                                            r_hi,
+                                        );
+                                        let mut q = _mm256_set1_ps(1.987_569_1e-4);
+                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.398_199_9e-3));
+                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(8.333_452e-3));
+                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(4.166_579_6e-2));
+                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.166_666_66));
+                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.5));
+                                        let p = _mm256_fmadd_ps(
+                                            q,
+                                            _mm256_mul_ps(r, r),
+                                            _mm256_add_ps(r, _mm256_set1_ps(1.0)),
+                                        );
+                                        _mm256_blendv_ps(
+                                            _mm256_mul_ps(
+                                                p,
+                                                _mm256_castsi256_ps(
+                                                    _mm256_slli_epi32::<
+                                                        23,
+                                                    >(
+                                                        _mm256_castps_si256(
+                                                            _mm256_add_ps(nf, _mm256_set1_ps(12583039.0)),
+                                                        ),
+                                                    ),
+                                                ),
+                                            ),
+                                            _mm256_setzero_ps(),
+                                            _mm256_add_ps(arg, _mm256_set1_ps(87.0)),
+                                        )
+                                    },
+                                );
+                                _mm256_blendv_ps(
+                                    _mm256_add_ps(
+                                        _mm256_xor_ps(h, _mm256_set1_ps(-0.0)),
+                                        _mm256_set1_ps(1.0),
+                                    ),
+                                    h,
+                                    x,
+                                )
+                            },
+                        ),
+                    );
+                }
+            }
+        }
+    } else {
+        {
+            let full = n - n % 8;
+            let tail = n - full;
+            for i in 0..m {
+                let row = c.add(i * ldc);
+                let row_bias = if bias_kind == 2 {
+                    _mm256_broadcast_ss(&*bias.add(i))
+                } else {
+                    _mm256_setzero_ps()
+                };
+                let row_scale = if scale_kind == 1 {
+                    _mm256_broadcast_ss(&*scale)
+                } else if scale_kind == 3 {
+                    _mm256_broadcast_ss(&*scale.add(i))
+                } else {
+                    _mm256_setzero_ps()
+                };
+                let mut j = 0;
+                while j < full {
+                    let mut x = _mm256_loadu_ps(row.add(j));
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            _mm256_loadu_ps(scale.add(j))
+                        } else {
+                            row_scale
+                        };
+                        x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_castps_si256(x)), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            _mm256_loadu_ps(bias.add(j))
+                        } else {
+                            row_bias
+                        };
+                        x = _mm256_add_ps(x, b);
+                    }
+                    _mm256_storeu_ps(row.add(j), x);
+                    j += 8;
+                }
+                if tail > 0 {
+                    let mut x = _mm256_maskload_ps(row.add(full), ops::mask_i32x8(tail));
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            _mm256_maskload_ps(scale.add(full), ops::mask_i32x8(tail))
+                        } else {
+                            row_scale
+                        };
+                        x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_castps_si256(x)), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            _mm256_maskload_ps(bias.add(full), ops::mask_i32x8(tail))
+                        } else {
+                            row_bias
+                        };
+                        x = _mm256_add_ps(x, b);
+                    }
+                    _mm256_maskstore_ps(row.add(full), ops::mask_i32x8(tail), x);
+                }
+            }
         }
     }
 }

@@ -305,330 +305,120 @@ pub unsafe fn epilogue_f32(
     scale: *const f32,
     scale_kind: usize,
 ) {
-    let full = n - n % 16;
-    let tail = n - full;
-    for i in 0..m {
-        let row = c.add(i * ldc);
-        let row_bias = if bias_kind == 2 {
-            _mm512_set1_ps(*bias.add(i))
-        } else {
-            _mm512_setzero_ps()
-        };
-        let row_scale = if scale_kind == 1 {
-            _mm512_set1_ps(*scale)
-        } else if scale_kind == 3 {
-            _mm512_set1_ps(*scale.add(i))
-        } else {
-            _mm512_setzero_ps()
-        };
-        let mut j = 0;
-        while j < full {
-            let mut x = _mm512_loadu_ps(row.add(j));
-            if scale_kind != 0 {
-                let s = if scale_kind == 2 {
-                    _mm512_loadu_ps(scale.add(j))
+    if act == 1 {
+        {
+            let full = n - n % 16;
+            let tail = n - full;
+            for i in 0..m {
+                let row = c.add(i * ldc);
+                let row_bias = if bias_kind == 2 {
+                    _mm512_set1_ps(*bias.add(i))
                 } else {
-                    row_scale
+                    _mm512_setzero_ps()
                 };
-                x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_castps_si512(x)), s);
-            }
-            if bias_kind != 0 {
-                let b = if bias_kind == 1 {
-                    _mm512_loadu_ps(bias.add(j))
+                let row_scale = if scale_kind == 1 {
+                    _mm512_set1_ps(*scale)
+                } else if scale_kind == 3 {
+                    _mm512_set1_ps(*scale.add(i))
                 } else {
-                    row_bias
+                    _mm512_setzero_ps()
                 };
-                x = _mm512_add_ps(x, b);
-            }
-            _mm512_storeu_ps(
-                row.add(j),
-                {
-                    if act == 1 {
-                        _mm512_max_ps(_mm512_setzero_ps(), x)
-                    } else if act == 2 {
-                        _mm512_mul_ps(
-                            x,
-                            {
-                                let neg_abs = _mm512_xor_ps(
-                                    _mm512_max_ps(x, _mm512_xor_ps(x, _mm512_set1_ps(-0.0))),
-                                    _mm512_set1_ps(-0.0),
-                                );
-                                let e = {
-                                    let yc = _mm512_max_ps(_mm512_set1_ps(-87.0), neg_abs);
-                                    let shifted = _mm512_fmadd_ps(
-                                        yc,
-                                        _mm512_set1_ps(core::f32::consts::LOG2_E),
-                                        _mm512_set1_ps(12_582_912.0),
-                                    );
-                                    let nf = _mm512_add_ps(
-                                        shifted,
-                                        _mm512_set1_ps(-12_582_912.0),
-                                    );
-                                    let r_hi = _mm512_fmadd_ps(
-                                        nf,
-                                        _mm512_set1_ps(-0.693_359_4),
-                                        yc,
-                                    );
-                                    let r = _mm512_fmadd_ps(
-                                        nf,
-                                        _mm512_set1_ps(2.121_944_4e-4),
-                                        r_hi,
-                                    );
-                                    let mut q = _mm512_set1_ps(1.987_569_1e-4);
-                                    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.398_199_9e-3));
-                                    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(8.333_452e-3));
-                                    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(4.166_579_6e-2));
-                                    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(0.166_666_66));
-                                    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(0.5));
-                                    let p = _mm512_fmadd_ps(
-                                        q,
-                                        _mm512_mul_ps(r, r),
-                                        _mm512_add_ps(r, _mm512_set1_ps(1.0)),
-                                    );
-                                    _mm512_mask_blend_ps(
-                                        _mm512_movepi32_mask(
-                                            _mm512_castps_si512(
-                                                _mm512_add_ps(neg_abs, _mm512_set1_ps(87.0)),
-                                            ),
-                                        ),
-                                        _mm512_mul_ps(
-                                            p,
-                                            _mm512_castsi512_ps(
-                                                _mm512_slli_epi32::<
-                                                    23,
-                                                >(
-                                                    _mm512_castps_si512(
-                                                        _mm512_add_ps(nf, _mm512_set1_ps(12583039.0)),
-                                                    ),
-                                                ),
-                                            ),
-                                        ),
-                                        _mm512_setzero_ps(),
-                                    )
-                                };
-                                let s = _mm512_div_ps(
-                                    _mm512_set1_ps(1.0),
-                                    _mm512_add_ps(e, _mm512_set1_ps(1.0)),
-                                );
-                                _mm512_mask_blend_ps(
-                                    _mm512_movepi32_mask(_mm512_castps_si512(x)),
-                                    s,
-                                    _mm512_mul_ps(e, s),
-                                )
-                            },
-                        )
-                    } else if act == 3 {
-                        let poly = _mm512_fmadd_ps(
-                            _mm512_mul_ps(x, x),
-                            _mm512_set1_ps(0.044715),
-                            _mm512_set1_ps(1.0),
-                        );
-                        let two_u = _mm512_mul_ps(
-                            _mm512_mul_ps(x, _mm512_set1_ps(1.595_769)),
-                            poly,
-                        );
-                        _mm512_mul_ps(
-                            x,
-                            {
-                                let neg_abs = _mm512_xor_ps(
-                                    _mm512_max_ps(
-                                        two_u,
-                                        _mm512_xor_ps(two_u, _mm512_set1_ps(-0.0)),
-                                    ),
-                                    _mm512_set1_ps(-0.0),
-                                );
-                                let e = {
-                                    let yc = _mm512_max_ps(_mm512_set1_ps(-87.0), neg_abs);
-                                    let shifted = _mm512_fmadd_ps(
-                                        yc,
-                                        _mm512_set1_ps(core::f32::consts::LOG2_E),
-                                        _mm512_set1_ps(12_582_912.0),
-                                    );
-                                    let nf = _mm512_add_ps(
-                                        shifted,
-                                        _mm512_set1_ps(-12_582_912.0),
-                                    );
-                                    let r_hi = _mm512_fmadd_ps(
-                                        nf,
-                                        _mm512_set1_ps(-0.693_359_4),
-                                        yc,
-                                    );
-                                    let r = _mm512_fmadd_ps(
-                                        nf,
-                                        _mm512_set1_ps(2.121_944_4e-4),
-                                        r_hi,
-                                    );
-                                    let mut q = _mm512_set1_ps(1.987_569_1e-4);
-                                    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.398_199_9e-3));
-                                    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(8.333_452e-3));
-                                    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(4.166_579_6e-2));
-                                    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(0.166_666_66));
-                                    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(0.5));
-                                    let p = _mm512_fmadd_ps(
-                                        q,
-                                        _mm512_mul_ps(r, r),
-                                        _mm512_add_ps(r, _mm512_set1_ps(1.0)),
-                                    );
-                                    _mm512_mask_blend_ps(
-                                        _mm512_movepi32_mask(
-                                            _mm512_castps_si512(
-                                                _mm512_add_ps(neg_abs, _mm512_set1_ps(87.0)),
-                                            ),
-                                        ),
-                                        _mm512_mul_ps(
-                                            p,
-                                            _mm512_castsi512_ps(
-                                                _mm512_slli_epi32::<
-                                                    23,
-                                                >(
-                                                    _mm512_castps_si512(
-                                                        _mm512_add_ps(nf, _mm512_set1_ps(12583039.0)),
-                                                    ),
-                                                ),
-                                            ),
-                                        ),
-                                        _mm512_setzero_ps(),
-                                    )
-                                };
-                                let s = _mm512_div_ps(
-                                    _mm512_set1_ps(1.0),
-                                    _mm512_add_ps(e, _mm512_set1_ps(1.0)),
-                                );
-                                _mm512_mask_blend_ps(
-                                    _mm512_movepi32_mask(_mm512_castps_si512(two_u)),
-                                    s,
-                                    _mm512_mul_ps(e, s),
-                                )
-                            },
-                        )
-                    } else if act == 4 {
-                        _mm512_mul_ps(
-                            x,
-                            {
-                                let z = _mm512_mul_ps(
-                                    _mm512_max_ps(x, _mm512_xor_ps(x, _mm512_set1_ps(-0.0))),
-                                    _mm512_set1_ps(core::f32::consts::FRAC_1_SQRT_2),
-                                );
-                                let t = _mm512_div_ps(
-                                    _mm512_set1_ps(1.0),
-                                    _mm512_fmadd_ps(z, _mm512_set1_ps(0.5), _mm512_set1_ps(1.0)),
-                                );
-                                let mut p = _mm512_set1_ps(0.170_872_76);
-                                p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.822_152_26));
-                                p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.488_515_9));
-                                p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.135_204));
-                                p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.278_868_08));
-                                p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.186_288_06));
-                                p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.096_784_18));
-                                p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.374_091_95));
-                                p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.000_023_7));
-                                p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.265_512_2));
-                                let arg = _mm512_fmadd_ps(
-                                    z,
-                                    _mm512_xor_ps(z, _mm512_set1_ps(-0.0)),
-                                    p,
-                                );
-                                let h = _mm512_mul_ps(
-                                    _mm512_mul_ps(t, _mm512_set1_ps(0.5)),
-                                    {
-                                        let yc = _mm512_max_ps(_mm512_set1_ps(-87.0), arg);
-                                        let shifted = _mm512_fmadd_ps(
-                                            yc,
-                                            _mm512_set1_ps(core::f32::consts::LOG2_E),
-                                            _mm512_set1_ps(12_582_912.0),
-                                        );
-                                        let nf = _mm512_add_ps(
-                                            shifted,
-                                            _mm512_set1_ps(-12_582_912.0),
-                                        );
-                                        let r_hi = _mm512_fmadd_ps(
-                                            nf,
-                                            _mm512_set1_ps(-0.693_359_4),
-                                            yc,
-                                        );
-                                        let r = _mm512_fmadd_ps(
-                                            nf,
-                                            _mm512_set1_ps(2.121_944_4e-4),
-                                            r_hi,
-                                        );
-                                        let mut q = _mm512_set1_ps(1.987_569_1e-4);
-                                        q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.398_199_9e-3));
-                                        q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(8.333_452e-3));
-                                        q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(4.166_579_6e-2));
-                                        q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(0.166_666_66));
-                                        q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(0.5));
-                                        let p = _mm512_fmadd_ps(
-                                            q,
-                                            _mm512_mul_ps(r, r),
-                                            _mm512_add_ps(r, _mm512_set1_ps(1.0)),
-                                        );
-                                        _mm512_mask_blend_ps(
-                                            _mm512_movepi32_mask(
-                                                _mm512_castps_si512(
-                                                    _mm512_add_ps(arg, _mm512_set1_ps(87.0)),
-                                                ),
-                                            ),
-                                            _mm512_mul_ps(
-                                                p,
-                                                _mm512_castsi512_ps(
-                                                    _mm512_slli_epi32::<
-                                                        23,
-                                                    >(
-                                                        _mm512_castps_si512(
-                                                            _mm512_add_ps(nf, _mm512_set1_ps(12583039.0)),
-                                                        ),
-                                                    ),
-                                                ),
-                                            ),
-                                            _mm512_setzero_ps(),
-                                        )
-                                    },
-                                );
-                                _mm512_mask_blend_ps(
-                                    _mm512_movepi32_mask(_mm512_castps_si512(x)),
-                                    _mm512_add_ps(
-                                        _mm512_xor_ps(h, _mm512_set1_ps(-0.0)),
-                                        _mm512_set1_ps(1.0),
-                                    ),
-                                    h,
-                                )
-                            },
-                        )
-                    } else {
-                        x
+                let mut j = 0;
+                while j < full {
+                    let mut x = _mm512_loadu_ps(row.add(j));
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            _mm512_loadu_ps(scale.add(j))
+                        } else {
+                            row_scale
+                        };
+                        x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_castps_si512(x)), s);
                     }
-                },
-            );
-            j += 16;
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            _mm512_loadu_ps(bias.add(j))
+                        } else {
+                            row_bias
+                        };
+                        x = _mm512_add_ps(x, b);
+                    }
+                    _mm512_storeu_ps(row.add(j), _mm512_max_ps(_mm512_setzero_ps(), x));
+                    j += 16;
+                }
+                if tail > 0 {
+                    let mut x = _mm512_maskz_loadu_ps(
+                        ((1u32 << tail) - 1) as u16,
+                        row.add(full),
+                    );
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            _mm512_maskz_loadu_ps(
+                                ((1u32 << tail) - 1) as u16,
+                                scale.add(full),
+                            )
+                        } else {
+                            row_scale
+                        };
+                        x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_castps_si512(x)), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            _mm512_maskz_loadu_ps(
+                                ((1u32 << tail) - 1) as u16,
+                                bias.add(full),
+                            )
+                        } else {
+                            row_bias
+                        };
+                        x = _mm512_add_ps(x, b);
+                    }
+                    _mm512_mask_storeu_ps(
+                        row.add(full),
+                        ((1u32 << tail) - 1) as u16,
+                        _mm512_max_ps(_mm512_setzero_ps(), x),
+                    );
+                }
+            }
         }
-        if tail > 0 {
-            let mut x = _mm512_maskz_loadu_ps(
-                ((1u32 << tail) - 1) as u16,
-                row.add(full),
-            );
-            if scale_kind != 0 {
-                let s = if scale_kind == 2 {
-                    _mm512_maskz_loadu_ps(((1u32 << tail) - 1) as u16, scale.add(full))
+    } else if act == 2 {
+        {
+            let full = n - n % 16;
+            let tail = n - full;
+            for i in 0..m {
+                let row = c.add(i * ldc);
+                let row_bias = if bias_kind == 2 {
+                    _mm512_set1_ps(*bias.add(i))
                 } else {
-                    row_scale
+                    _mm512_setzero_ps()
                 };
-                x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_castps_si512(x)), s);
-            }
-            if bias_kind != 0 {
-                let b = if bias_kind == 1 {
-                    _mm512_maskz_loadu_ps(((1u32 << tail) - 1) as u16, bias.add(full))
+                let row_scale = if scale_kind == 1 {
+                    _mm512_set1_ps(*scale)
+                } else if scale_kind == 3 {
+                    _mm512_set1_ps(*scale.add(i))
                 } else {
-                    row_bias
+                    _mm512_setzero_ps()
                 };
-                x = _mm512_add_ps(x, b);
-            }
-            _mm512_mask_storeu_ps(
-                row.add(full),
-                ((1u32 << tail) - 1) as u16,
-                {
-                    if act == 1 {
-                        _mm512_max_ps(_mm512_setzero_ps(), x)
-                    } else if act == 2 {
+                let mut j = 0;
+                while j < full {
+                    let mut x = _mm512_loadu_ps(row.add(j));
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            _mm512_loadu_ps(scale.add(j))
+                        } else {
+                            row_scale
+                        };
+                        x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_castps_si512(x)), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            _mm512_loadu_ps(bias.add(j))
+                        } else {
+                            row_bias
+                        };
+                        x = _mm512_add_ps(x, b);
+                    }
+                    _mm512_storeu_ps(
+                        row.add(j),
                         _mm512_mul_ps(
                             x,
                             {
@@ -699,25 +489,45 @@ pub unsafe fn epilogue_f32(
                                     _mm512_mul_ps(e, s),
                                 )
                             },
-                        )
-                    } else if act == 3 {
-                        let poly = _mm512_fmadd_ps(
-                            _mm512_mul_ps(x, x),
-                            _mm512_set1_ps(0.044715),
-                            _mm512_set1_ps(1.0),
-                        );
-                        let two_u = _mm512_mul_ps(
-                            _mm512_mul_ps(x, _mm512_set1_ps(1.595_769)),
-                            poly,
-                        );
+                        ),
+                    );
+                    j += 16;
+                }
+                if tail > 0 {
+                    let mut x = _mm512_maskz_loadu_ps(
+                        ((1u32 << tail) - 1) as u16,
+                        row.add(full),
+                    );
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            _mm512_maskz_loadu_ps(
+                                ((1u32 << tail) - 1) as u16,
+                                scale.add(full),
+                            )
+                        } else {
+                            row_scale
+                        };
+                        x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_castps_si512(x)), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            _mm512_maskz_loadu_ps(
+                                ((1u32 << tail) - 1) as u16,
+                                bias.add(full),
+                            )
+                        } else {
+                            row_bias
+                        };
+                        x = _mm512_add_ps(x, b);
+                    }
+                    _mm512_mask_storeu_ps(
+                        row.add(full),
+                        ((1u32 << tail) - 1) as u16,
                         _mm512_mul_ps(
                             x,
                             {
                                 let neg_abs = _mm512_xor_ps(
-                                    _mm512_max_ps(
-                                        two_u,
-                                        _mm512_xor_ps(two_u, _mm512_set1_ps(-0.0)),
-                                    ),
+                                    _mm512_max_ps(x, _mm512_xor_ps(x, _mm512_set1_ps(-0.0))),
                                     _mm512_set1_ps(-0.0),
                                 );
                                 let e = {
@@ -778,13 +588,301 @@ pub unsafe fn epilogue_f32(
                                     _mm512_add_ps(e, _mm512_set1_ps(1.0)),
                                 );
                                 _mm512_mask_blend_ps(
-                                    _mm512_movepi32_mask(_mm512_castps_si512(two_u)),
+                                    _mm512_movepi32_mask(_mm512_castps_si512(x)),
                                     s,
                                     _mm512_mul_ps(e, s),
                                 )
                             },
-                        )
-                    } else if act == 4 {
+                        ),
+                    );
+                }
+            }
+        }
+    } else if act == 3 {
+        {
+            let full = n - n % 16;
+            let tail = n - full;
+            for i in 0..m {
+                let row = c.add(i * ldc);
+                let row_bias = if bias_kind == 2 {
+                    _mm512_set1_ps(*bias.add(i))
+                } else {
+                    _mm512_setzero_ps()
+                };
+                let row_scale = if scale_kind == 1 {
+                    _mm512_set1_ps(*scale)
+                } else if scale_kind == 3 {
+                    _mm512_set1_ps(*scale.add(i))
+                } else {
+                    _mm512_setzero_ps()
+                };
+                let mut j = 0;
+                while j < full {
+                    let mut x = _mm512_loadu_ps(row.add(j));
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            _mm512_loadu_ps(scale.add(j))
+                        } else {
+                            row_scale
+                        };
+                        x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_castps_si512(x)), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            _mm512_loadu_ps(bias.add(j))
+                        } else {
+                            row_bias
+                        };
+                        x = _mm512_add_ps(x, b);
+                    }
+                    _mm512_storeu_ps(
+                        row.add(j),
+                        {
+                            let poly = _mm512_fmadd_ps(
+                                _mm512_mul_ps(x, x),
+                                _mm512_set1_ps(0.044715),
+                                _mm512_set1_ps(1.0),
+                            );
+                            let two_u = _mm512_mul_ps(
+                                _mm512_mul_ps(x, _mm512_set1_ps(1.595_769)),
+                                poly,
+                            );
+                            _mm512_mul_ps(
+                                x,
+                                {
+                                    let neg_abs = _mm512_xor_ps(
+                                        _mm512_max_ps(
+                                            two_u,
+                                            _mm512_xor_ps(two_u, _mm512_set1_ps(-0.0)),
+                                        ),
+                                        _mm512_set1_ps(-0.0),
+                                    );
+                                    let e = {
+                                        let yc = _mm512_max_ps(_mm512_set1_ps(-87.0), neg_abs);
+                                        let shifted = _mm512_fmadd_ps(
+                                            yc,
+                                            _mm512_set1_ps(core::f32::consts::LOG2_E),
+                                            _mm512_set1_ps(12_582_912.0),
+                                        );
+                                        let nf = _mm512_add_ps(
+                                            shifted,
+                                            _mm512_set1_ps(-12_582_912.0),
+                                        );
+                                        let r_hi = _mm512_fmadd_ps(
+                                            nf,
+                                            _mm512_set1_ps(-0.693_359_4),
+                                            yc,
+                                        );
+                                        let r = _mm512_fmadd_ps(
+                                            nf,
+                                            _mm512_set1_ps(2.121_944_4e-4),
+                                            r_hi,
+                                        );
+                                        let mut q = _mm512_set1_ps(1.987_569_1e-4);
+                                        q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.398_199_9e-3));
+                                        q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(8.333_452e-3));
+                                        q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(4.166_579_6e-2));
+                                        q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(0.166_666_66));
+                                        q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(0.5));
+                                        let p = _mm512_fmadd_ps(
+                                            q,
+                                            _mm512_mul_ps(r, r),
+                                            _mm512_add_ps(r, _mm512_set1_ps(1.0)),
+                                        );
+                                        _mm512_mask_blend_ps(
+                                            _mm512_movepi32_mask(
+                                                _mm512_castps_si512(
+                                                    _mm512_add_ps(neg_abs, _mm512_set1_ps(87.0)),
+                                                ),
+                                            ),
+                                            _mm512_mul_ps(
+                                                p,
+                                                _mm512_castsi512_ps(
+                                                    _mm512_slli_epi32::<
+                                                        23,
+                                                    >(
+                                                        _mm512_castps_si512(
+                                                            _mm512_add_ps(nf, _mm512_set1_ps(12583039.0)),
+                                                        ),
+                                                    ),
+                                                ),
+                                            ),
+                                            _mm512_setzero_ps(),
+                                        )
+                                    };
+                                    let s = _mm512_div_ps(
+                                        _mm512_set1_ps(1.0),
+                                        _mm512_add_ps(e, _mm512_set1_ps(1.0)),
+                                    );
+                                    _mm512_mask_blend_ps(
+                                        _mm512_movepi32_mask(_mm512_castps_si512(two_u)),
+                                        s,
+                                        _mm512_mul_ps(e, s),
+                                    )
+                                },
+                            )
+                        },
+                    );
+                    j += 16;
+                }
+                if tail > 0 {
+                    let mut x = _mm512_maskz_loadu_ps(
+                        ((1u32 << tail) - 1) as u16,
+                        row.add(full),
+                    );
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            _mm512_maskz_loadu_ps(
+                                ((1u32 << tail) - 1) as u16,
+                                scale.add(full),
+                            )
+                        } else {
+                            row_scale
+                        };
+                        x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_castps_si512(x)), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            _mm512_maskz_loadu_ps(
+                                ((1u32 << tail) - 1) as u16,
+                                bias.add(full),
+                            )
+                        } else {
+                            row_bias
+                        };
+                        x = _mm512_add_ps(x, b);
+                    }
+                    _mm512_mask_storeu_ps(
+                        row.add(full),
+                        ((1u32 << tail) - 1) as u16,
+                        {
+                            let poly = _mm512_fmadd_ps(
+                                _mm512_mul_ps(x, x),
+                                _mm512_set1_ps(0.044715),
+                                _mm512_set1_ps(1.0),
+                            );
+                            let two_u = _mm512_mul_ps(
+                                _mm512_mul_ps(x, _mm512_set1_ps(1.595_769)),
+                                poly,
+                            );
+                            _mm512_mul_ps(
+                                x,
+                                {
+                                    let neg_abs = _mm512_xor_ps(
+                                        _mm512_max_ps(
+                                            two_u,
+                                            _mm512_xor_ps(two_u, _mm512_set1_ps(-0.0)),
+                                        ),
+                                        _mm512_set1_ps(-0.0),
+                                    );
+                                    let e = {
+                                        let yc = _mm512_max_ps(_mm512_set1_ps(-87.0), neg_abs);
+                                        let shifted = _mm512_fmadd_ps(
+                                            yc,
+                                            _mm512_set1_ps(core::f32::consts::LOG2_E),
+                                            _mm512_set1_ps(12_582_912.0),
+                                        );
+                                        let nf = _mm512_add_ps(
+                                            shifted,
+                                            _mm512_set1_ps(-12_582_912.0),
+                                        );
+                                        let r_hi = _mm512_fmadd_ps(
+                                            nf,
+                                            _mm512_set1_ps(-0.693_359_4),
+                                            yc,
+                                        );
+                                        let r = _mm512_fmadd_ps(
+                                            nf,
+                                            _mm512_set1_ps(2.121_944_4e-4),
+                                            r_hi,
+                                        );
+                                        let mut q = _mm512_set1_ps(1.987_569_1e-4);
+                                        q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.398_199_9e-3));
+                                        q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(8.333_452e-3));
+                                        q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(4.166_579_6e-2));
+                                        q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(0.166_666_66));
+                                        q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(0.5));
+                                        let p = _mm512_fmadd_ps(
+                                            q,
+                                            _mm512_mul_ps(r, r),
+                                            _mm512_add_ps(r, _mm512_set1_ps(1.0)),
+                                        );
+                                        _mm512_mask_blend_ps(
+                                            _mm512_movepi32_mask(
+                                                _mm512_castps_si512(
+                                                    _mm512_add_ps(neg_abs, _mm512_set1_ps(87.0)),
+                                                ),
+                                            ),
+                                            _mm512_mul_ps(
+                                                p,
+                                                _mm512_castsi512_ps(
+                                                    _mm512_slli_epi32::<
+                                                        23,
+                                                    >(
+                                                        _mm512_castps_si512(
+                                                            _mm512_add_ps(nf, _mm512_set1_ps(12583039.0)),
+                                                        ),
+                                                    ),
+                                                ),
+                                            ),
+                                            _mm512_setzero_ps(),
+                                        )
+                                    };
+                                    let s = _mm512_div_ps(
+                                        _mm512_set1_ps(1.0),
+                                        _mm512_add_ps(e, _mm512_set1_ps(1.0)),
+                                    );
+                                    _mm512_mask_blend_ps(
+                                        _mm512_movepi32_mask(_mm512_castps_si512(two_u)),
+                                        s,
+                                        _mm512_mul_ps(e, s),
+                                    )
+                                },
+                            )
+                        },
+                    );
+                }
+            }
+        }
+    } else if act == 4 {
+        {
+            let full = n - n % 16;
+            let tail = n - full;
+            for i in 0..m {
+                let row = c.add(i * ldc);
+                let row_bias = if bias_kind == 2 {
+                    _mm512_set1_ps(*bias.add(i))
+                } else {
+                    _mm512_setzero_ps()
+                };
+                let row_scale = if scale_kind == 1 {
+                    _mm512_set1_ps(*scale)
+                } else if scale_kind == 3 {
+                    _mm512_set1_ps(*scale.add(i))
+                } else {
+                    _mm512_setzero_ps()
+                };
+                let mut j = 0;
+                while j < full {
+                    let mut x = _mm512_loadu_ps(row.add(j));
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            _mm512_loadu_ps(scale.add(j))
+                        } else {
+                            row_scale
+                        };
+                        x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_castps_si512(x)), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            _mm512_loadu_ps(bias.add(j))
+                        } else {
+                            row_bias
+                        };
+                        x = _mm512_add_ps(x, b);
+                    }
+                    _mm512_storeu_ps(
+                        row.add(j),
                         _mm512_mul_ps(
                             x,
                             {
@@ -876,12 +974,206 @@ pub unsafe fn epilogue_f32(
                                     h,
                                 )
                             },
-                        )
-                    } else {
-                        x
+                        ),
+                    );
+                    j += 16;
+                }
+                if tail > 0 {
+                    let mut x = _mm512_maskz_loadu_ps(
+                        ((1u32 << tail) - 1) as u16,
+                        row.add(full),
+                    );
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            _mm512_maskz_loadu_ps(
+                                ((1u32 << tail) - 1) as u16,
+                                scale.add(full),
+                            )
+                        } else {
+                            row_scale
+                        };
+                        x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_castps_si512(x)), s);
                     }
-                },
-            );
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            _mm512_maskz_loadu_ps(
+                                ((1u32 << tail) - 1) as u16,
+                                bias.add(full),
+                            )
+                        } else {
+                            row_bias
+                        };
+                        x = _mm512_add_ps(x, b);
+                    }
+                    _mm512_mask_storeu_ps(
+                        row.add(full),
+                        ((1u32 << tail) - 1) as u16,
+                        _mm512_mul_ps(
+                            x,
+                            {
+                                let z = _mm512_mul_ps(
+                                    _mm512_max_ps(x, _mm512_xor_ps(x, _mm512_set1_ps(-0.0))),
+                                    _mm512_set1_ps(core::f32::consts::FRAC_1_SQRT_2),
+                                );
+                                let t = _mm512_div_ps(
+                                    _mm512_set1_ps(1.0),
+                                    _mm512_fmadd_ps(z, _mm512_set1_ps(0.5), _mm512_set1_ps(1.0)),
+                                );
+                                let mut p = _mm512_set1_ps(0.170_872_76);
+                                p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.822_152_26));
+                                p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.488_515_9));
+                                p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.135_204));
+                                p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.278_868_08));
+                                p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.186_288_06));
+                                p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.096_784_18));
+                                p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.374_091_95));
+                                p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.000_023_7));
+                                p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.265_512_2));
+                                let arg = _mm512_fmadd_ps(
+                                    z,
+                                    _mm512_xor_ps(z, _mm512_set1_ps(-0.0)),
+                                    p,
+                                );
+                                let h = _mm512_mul_ps(
+                                    _mm512_mul_ps(t, _mm512_set1_ps(0.5)),
+                                    {
+                                        let yc = _mm512_max_ps(_mm512_set1_ps(-87.0), arg);
+                                        let shifted = _mm512_fmadd_ps(
+                                            yc,
+                                            _mm512_set1_ps(core::f32::consts::LOG2_E),
+                                            _mm512_set1_ps(12_582_912.0),
+                                        );
+                                        let nf = _mm512_add_ps(
+                                            shifted,
+                                            _mm512_set1_ps(-12_582_912.0),
+                                        );
+                                        let r_hi = _mm512_fmadd_ps(
+                                            nf,
+                                            _mm512_set1_ps(-0.693_359_4),
+                                            yc,
+                                        );
+                                        let r = _mm512_fmadd_ps(
+                                            nf,
+                                            _mm512_set1_ps(2.121_944_4e-4),
+                                            r_hi,
+                                        );
+                                        let mut q = _mm512_set1_ps(1.987_569_1e-4);
+                                        q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.398_199_9e-3));
+                                        q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(8.333_452e-3));
+                                        q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(4.166_579_6e-2));
+                                        q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(0.166_666_66));
+                                        q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(0.5));
+                                        let p = _mm512_fmadd_ps(
+                                            q,
+                                            _mm512_mul_ps(r, r),
+                                            _mm512_add_ps(r, _mm512_set1_ps(1.0)),
+                                        );
+                                        _mm512_mask_blend_ps(
+                                            _mm512_movepi32_mask(
+                                                _mm512_castps_si512(
+                                                    _mm512_add_ps(arg, _mm512_set1_ps(87.0)),
+                                                ),
+                                            ),
+                                            _mm512_mul_ps(
+                                                p,
+                                                _mm512_castsi512_ps(
+                                                    _mm512_slli_epi32::<
+                                                        23,
+                                                    >(
+                                                        _mm512_castps_si512(
+                                                            _mm512_add_ps(nf, _mm512_set1_ps(12583039.0)),
+                                                        ),
+                                                    ),
+                                                ),
+                                            ),
+                                            _mm512_setzero_ps(),
+                                        )
+                                    },
+                                );
+                                _mm512_mask_blend_ps(
+                                    _mm512_movepi32_mask(_mm512_castps_si512(x)),
+                                    _mm512_add_ps(
+                                        _mm512_xor_ps(h, _mm512_set1_ps(-0.0)),
+                                        _mm512_set1_ps(1.0),
+                                    ),
+                                    h,
+                                )
+                            },
+                        ),
+                    );
+                }
+            }
+        }
+    } else {
+        {
+            let full = n - n % 16;
+            let tail = n - full;
+            for i in 0..m {
+                let row = c.add(i * ldc);
+                let row_bias = if bias_kind == 2 {
+                    _mm512_set1_ps(*bias.add(i))
+                } else {
+                    _mm512_setzero_ps()
+                };
+                let row_scale = if scale_kind == 1 {
+                    _mm512_set1_ps(*scale)
+                } else if scale_kind == 3 {
+                    _mm512_set1_ps(*scale.add(i))
+                } else {
+                    _mm512_setzero_ps()
+                };
+                let mut j = 0;
+                while j < full {
+                    let mut x = _mm512_loadu_ps(row.add(j));
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            _mm512_loadu_ps(scale.add(j))
+                        } else {
+                            row_scale
+                        };
+                        x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_castps_si512(x)), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            _mm512_loadu_ps(bias.add(j))
+                        } else {
+                            row_bias
+                        };
+                        x = _mm512_add_ps(x, b);
+                    }
+                    _mm512_storeu_ps(row.add(j), x);
+                    j += 16;
+                }
+                if tail > 0 {
+                    let mut x = _mm512_maskz_loadu_ps(
+                        ((1u32 << tail) - 1) as u16,
+                        row.add(full),
+                    );
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            _mm512_maskz_loadu_ps(
+                                ((1u32 << tail) - 1) as u16,
+                                scale.add(full),
+                            )
+                        } else {
+                            row_scale
+                        };
+                        x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_castps_si512(x)), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            _mm512_maskz_loadu_ps(
+                                ((1u32 << tail) - 1) as u16,
+                                bias.add(full),
+                            )
+                        } else {
+                            row_bias
+                        };
+                        x = _mm512_add_ps(x, b);
+                    }
+                    _mm512_mask_storeu_ps(row.add(full), ((1u32 << tail) - 1) as u16, x);
+                }
+            }
         }
     }
 }

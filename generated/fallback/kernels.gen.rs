@@ -185,56 +185,104 @@ pub unsafe fn epilogue_f32(
     scale: *const f32,
     scale_kind: usize,
 ) {
-    for i in 0..m {
-        let row = c.add(i * ldc);
-        let row_bias = if bias_kind == 2 { *bias.add(i) } else { 0.0f32 };
-        let row_scale = if scale_kind == 1 {
-            *scale
-        } else if scale_kind == 3 {
-            *scale.add(i)
-        } else {
-            0.0f32
-        };
-        let mut j = 0;
-        while j < n {
-            let mut x = *row.add(j);
-            if scale_kind != 0 {
-                let s = if scale_kind == 2 { *scale.add(j) } else { row_scale };
-                x = (x.to_bits() as i32 as f32) * s;
+    if act == 1 {
+        for i in 0..m {
+            let row = c.add(i * ldc);
+            let row_bias = if bias_kind == 2 { *bias.add(i) } else { 0.0f32 };
+            let row_scale = if scale_kind == 1 {
+                *scale
+            } else if scale_kind == 3 {
+                *scale.add(i)
+            } else {
+                0.0f32
+            };
+            let mut j = 0;
+            while j < n {
+                let mut x = *row.add(j);
+                if scale_kind != 0 {
+                    let s = if scale_kind == 2 { *scale.add(j) } else { row_scale };
+                    x = (x.to_bits() as i32 as f32) * s;
+                }
+                if bias_kind != 0 {
+                    let b = if bias_kind == 1 { *bias.add(j) } else { row_bias };
+                    x += b;
+                }
+                *row.add(j) = ops::max_f32(0.0f32, x);
+                j += 1;
             }
-            if bias_kind != 0 {
-                let b = if bias_kind == 1 { *bias.add(j) } else { row_bias };
-                x += b;
+        }
+    } else if act == 2 {
+        for i in 0..m {
+            let row = c.add(i * ldc);
+            let row_bias = if bias_kind == 2 { *bias.add(i) } else { 0.0f32 };
+            let row_scale = if scale_kind == 1 {
+                *scale
+            } else if scale_kind == 3 {
+                *scale.add(i)
+            } else {
+                0.0f32
+            };
+            let mut j = 0;
+            while j < n {
+                let mut x = *row.add(j);
+                if scale_kind != 0 {
+                    let s = if scale_kind == 2 { *scale.add(j) } else { row_scale };
+                    x = (x.to_bits() as i32 as f32) * s;
+                }
+                if bias_kind != 0 {
+                    let b = if bias_kind == 1 { *bias.add(j) } else { row_bias };
+                    x += b;
+                }
+                *row.add(j) = x
+                    * {
+                        let neg_abs = -ops::max_f32(x, -x);
+                        let e = {
+                            let yc = ops::max_f32(-87.0, neg_abs);
+                            let nf = (yc * core::f32::consts::LOG2_E + 12_582_912.0)
+                                + (-12_582_912.0);
+                            let r = nf * 2.121_944_4e-4 + (nf * (-0.693_359_4) + yc);
+                            let mut q = 1.987_569_1e-4;
+                            q = q * r + 1.398_199_9e-3;
+                            q = q * r + 8.333_452e-3;
+                            q = q * r + 4.166_579_6e-2;
+                            q = q * r + 0.166_666_66;
+                            q = q * r + 0.5;
+                            ops::select_neg_f32(
+                                neg_abs + 87.0,
+                                0.0f32,
+                                (q * (r * r) + (r + 1.0))
+                                    * f32::from_bits((((nf as i32) + 127) as u32) << 23),
+                            )
+                        };
+                        let s = 1.0 / (e + 1.0);
+                        ops::select_neg_f32(x, e * s, s)
+                    };
+                j += 1;
             }
-            *row.add(j) = {
-                if act == 1 {
-                    ops::max_f32(0.0f32, x)
-                } else if act == 2 {
-                    x
-                        * {
-                            let neg_abs = -ops::max_f32(x, -x);
-                            let e = {
-                                let yc = ops::max_f32(-87.0, neg_abs);
-                                let nf = (yc * core::f32::consts::LOG2_E + 12_582_912.0)
-                                    + (-12_582_912.0);
-                                let r = nf * 2.121_944_4e-4 + (nf * (-0.693_359_4) + yc);
-                                let mut q = 1.987_569_1e-4;
-                                q = q * r + 1.398_199_9e-3;
-                                q = q * r + 8.333_452e-3;
-                                q = q * r + 4.166_579_6e-2;
-                                q = q * r + 0.166_666_66;
-                                q = q * r + 0.5;
-                                ops::select_neg_f32(
-                                    neg_abs + 87.0,
-                                    0.0f32,
-                                    (q * (r * r) + (r + 1.0))
-                                        * f32::from_bits((((nf as i32) + 127) as u32) << 23),
-                                )
-                            };
-                            let s = 1.0 / (e + 1.0);
-                            ops::select_neg_f32(x, e * s, s)
-                        }
-                } else if act == 3 {
+        }
+    } else if act == 3 {
+        for i in 0..m {
+            let row = c.add(i * ldc);
+            let row_bias = if bias_kind == 2 { *bias.add(i) } else { 0.0f32 };
+            let row_scale = if scale_kind == 1 {
+                *scale
+            } else if scale_kind == 3 {
+                *scale.add(i)
+            } else {
+                0.0f32
+            };
+            let mut j = 0;
+            while j < n {
+                let mut x = *row.add(j);
+                if scale_kind != 0 {
+                    let s = if scale_kind == 2 { *scale.add(j) } else { row_scale };
+                    x = (x.to_bits() as i32 as f32) * s;
+                }
+                if bias_kind != 0 {
+                    let b = if bias_kind == 1 { *bias.add(j) } else { row_bias };
+                    x += b;
+                }
+                *row.add(j) = {
                     let two_u = (x * 1.595_769) * ((x * x) * 0.044715 + 1.0);
                     x
                         * {
@@ -260,49 +308,96 @@ pub unsafe fn epilogue_f32(
                             let s = 1.0 / (e + 1.0);
                             ops::select_neg_f32(two_u, e * s, s)
                         }
-                } else if act == 4 {
-                    x
-                        * {
-                            let z = ops::max_f32(x, -x)
-                                * core::f32::consts::FRAC_1_SQRT_2;
-                            let t = 1.0 / (z * 0.5 + 1.0);
-                            let mut p = 0.170_872_76;
-                            p = p * t + (-0.822_152_26);
-                            p = p * t + 1.488_515_9;
-                            p = p * t + (-1.135_204);
-                            p = p * t + 0.278_868_08;
-                            p = p * t + (-0.186_288_06);
-                            p = p * t + 0.096_784_18;
-                            p = p * t + 0.374_091_95;
-                            p = p * t + 1.000_023_7;
-                            p = p * t + (-1.265_512_2);
-                            let arg = z * (-z) + p;
-                            let h = (t * 0.5)
-                                * {
-                                    let yc = ops::max_f32(-87.0, arg);
-                                    let nf = (yc * core::f32::consts::LOG2_E + 12_582_912.0)
-                                        + (-12_582_912.0);
-                                    let r = nf * 2.121_944_4e-4 + (nf * (-0.693_359_4) + yc);
-                                    let mut q = 1.987_569_1e-4;
-                                    q = q * r + 1.398_199_9e-3;
-                                    q = q * r + 8.333_452e-3;
-                                    q = q * r + 4.166_579_6e-2;
-                                    q = q * r + 0.166_666_66;
-                                    q = q * r + 0.5;
-                                    ops::select_neg_f32(
-                                        arg + 87.0,
-                                        0.0f32,
-                                        (q * (r * r) + (r + 1.0))
-                                            * f32::from_bits((((nf as i32) + 127) as u32) << 23),
-                                    )
-                                };
-                            ops::select_neg_f32(x, h, (-h) + 1.0)
-                        }
-                } else {
-                    x
-                }
+                };
+                j += 1;
+            }
+        }
+    } else if act == 4 {
+        for i in 0..m {
+            let row = c.add(i * ldc);
+            let row_bias = if bias_kind == 2 { *bias.add(i) } else { 0.0f32 };
+            let row_scale = if scale_kind == 1 {
+                *scale
+            } else if scale_kind == 3 {
+                *scale.add(i)
+            } else {
+                0.0f32
             };
-            j += 1;
+            let mut j = 0;
+            while j < n {
+                let mut x = *row.add(j);
+                if scale_kind != 0 {
+                    let s = if scale_kind == 2 { *scale.add(j) } else { row_scale };
+                    x = (x.to_bits() as i32 as f32) * s;
+                }
+                if bias_kind != 0 {
+                    let b = if bias_kind == 1 { *bias.add(j) } else { row_bias };
+                    x += b;
+                }
+                *row.add(j) = x
+                    * {
+                        let z = ops::max_f32(x, -x) * core::f32::consts::FRAC_1_SQRT_2;
+                        let t = 1.0 / (z * 0.5 + 1.0);
+                        let mut p = 0.170_872_76;
+                        p = p * t + (-0.822_152_26);
+                        p = p * t + 1.488_515_9;
+                        p = p * t + (-1.135_204);
+                        p = p * t + 0.278_868_08;
+                        p = p * t + (-0.186_288_06);
+                        p = p * t + 0.096_784_18;
+                        p = p * t + 0.374_091_95;
+                        p = p * t + 1.000_023_7;
+                        p = p * t + (-1.265_512_2);
+                        let arg = z * (-z) + p;
+                        let h = (t * 0.5)
+                            * {
+                                let yc = ops::max_f32(-87.0, arg);
+                                let nf = (yc * core::f32::consts::LOG2_E + 12_582_912.0)
+                                    + (-12_582_912.0);
+                                let r = nf * 2.121_944_4e-4 + (nf * (-0.693_359_4) + yc);
+                                let mut q = 1.987_569_1e-4;
+                                q = q * r + 1.398_199_9e-3;
+                                q = q * r + 8.333_452e-3;
+                                q = q * r + 4.166_579_6e-2;
+                                q = q * r + 0.166_666_66;
+                                q = q * r + 0.5;
+                                ops::select_neg_f32(
+                                    arg + 87.0,
+                                    0.0f32,
+                                    (q * (r * r) + (r + 1.0))
+                                        * f32::from_bits((((nf as i32) + 127) as u32) << 23),
+                                )
+                            };
+                        ops::select_neg_f32(x, h, (-h) + 1.0)
+                    };
+                j += 1;
+            }
+        }
+    } else {
+        for i in 0..m {
+            let row = c.add(i * ldc);
+            let row_bias = if bias_kind == 2 { *bias.add(i) } else { 0.0f32 };
+            let row_scale = if scale_kind == 1 {
+                *scale
+            } else if scale_kind == 3 {
+                *scale.add(i)
+            } else {
+                0.0f32
+            };
+            let mut j = 0;
+            while j < n {
+                let mut x = *row.add(j);
+                if scale_kind != 0 {
+                    let s = if scale_kind == 2 { *scale.add(j) } else { row_scale };
+                    x = (x.to_bits() as i32 as f32) * s;
+                }
+                if bias_kind != 0 {
+                    let b = if bias_kind == 1 { *bias.add(j) } else { row_bias };
+                    x += b;
+                }
+                *row.add(j) = x;
+                j += 1;
+            }
         }
     }
 }

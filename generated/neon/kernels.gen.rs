@@ -253,283 +253,111 @@ pub unsafe fn epilogue_f32(
     scale: *const f32,
     scale_kind: usize,
 ) {
-    let full = n - n % 4;
-    let tail = n - full;
-    for i in 0..m {
-        let row = c.add(i * ldc);
-        let row_bias = if bias_kind == 2 {
-            vld1q_dup_f32(bias.add(i))
-        } else {
-            vdupq_n_f32(0.0)
-        };
-        let row_scale = if scale_kind == 1 {
-            vld1q_dup_f32(scale)
-        } else if scale_kind == 3 {
-            vld1q_dup_f32(scale.add(i))
-        } else {
-            vdupq_n_f32(0.0)
-        };
-        let mut j = 0;
-        while j < full {
-            let mut x = vld1q_f32(row.add(j));
-            if scale_kind != 0 {
-                let s = if scale_kind == 2 {
-                    vld1q_f32(scale.add(j))
+    if act == 1 {
+        {
+            let full = n - n % 4;
+            let tail = n - full;
+            for i in 0..m {
+                let row = c.add(i * ldc);
+                let row_bias = if bias_kind == 2 {
+                    vld1q_dup_f32(bias.add(i))
                 } else {
-                    row_scale
+                    vdupq_n_f32(0.0)
                 };
-                x = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_f32(x)), s);
-            }
-            if bias_kind != 0 {
-                let b = if bias_kind == 1 { vld1q_f32(bias.add(j)) } else { row_bias };
-                x = vaddq_f32(x, b);
-            }
-            vst1q_f32(
-                row.add(j),
-                {
-                    if act == 1 {
-                        vmaxq_f32(vdupq_n_f32(0.0), x)
-                    } else if act == 2 {
-                        vmulq_f32(
-                            x,
-                            {
-                                let neg_abs = vnegq_f32(vmaxq_f32(x, vnegq_f32(x)));
-                                let e = {
-                                    let yc = vmaxq_f32(vdupq_n_f32(-87.0), neg_abs);
-                                    let shifted = vfmaq_f32(
-                                        vdupq_n_f32(12_582_912.0),
-                                        yc,
-                                        vdupq_n_f32(core::f32::consts::LOG2_E),
-                                    );
-                                    let nf = vaddq_f32(shifted, vdupq_n_f32(-12_582_912.0));
-                                    let r_hi = vfmaq_f32(yc, nf, vdupq_n_f32(-0.693_359_4));
-                                    let r = vfmaq_f32(r_hi, nf, vdupq_n_f32(2.121_944_4e-4));
-                                    let mut q = vdupq_n_f32(1.987_569_1e-4);
-                                    q = vfmaq_f32(vdupq_n_f32(1.398_199_9e-3), q, r);
-                                    q = vfmaq_f32(vdupq_n_f32(8.333_452e-3), q, r);
-                                    q = vfmaq_f32(vdupq_n_f32(4.166_579_6e-2), q, r);
-                                    q = vfmaq_f32(vdupq_n_f32(0.166_666_66), q, r);
-                                    q = vfmaq_f32(vdupq_n_f32(0.5), q, r);
-                                    let p = vfmaq_f32(
-                                        vaddq_f32(r, vdupq_n_f32(1.0)),
-                                        q,
-                                        vmulq_f32(r, r),
-                                    );
-                                    vbslq_f32(
-                                        vreinterpretq_u32_s32(
-                                            vshrq_n_s32::<
-                                                31,
-                                            >(
-                                                vreinterpretq_s32_f32(vaddq_f32(neg_abs, vdupq_n_f32(87.0))),
-                                            ),
-                                        ),
-                                        vdupq_n_f32(0.0),
-                                        vmulq_f32(
-                                            p,
-                                            vreinterpretq_f32_u32(
-                                                vshlq_n_u32::<
-                                                    23,
-                                                >(
-                                                    vreinterpretq_u32_f32(
-                                                        vaddq_f32(nf, vdupq_n_f32(12583039.0)),
-                                                    ),
-                                                ),
-                                            ),
-                                        ),
-                                    )
-                                };
-                                let s = vdivq_f32(
-                                    vdupq_n_f32(1.0),
-                                    vaddq_f32(e, vdupq_n_f32(1.0)),
-                                );
-                                vbslq_f32(
-                                    vreinterpretq_u32_s32(
-                                        vshrq_n_s32::<31>(vreinterpretq_s32_f32(x)),
-                                    ),
-                                    vmulq_f32(e, s),
-                                    s,
-                                )
-                            },
-                        )
-                    } else if act == 3 {
-                        let poly = vfmaq_f32(
-                            vdupq_n_f32(1.0),
-                            vmulq_f32(x, x),
-                            vdupq_n_f32(0.044715),
-                        );
-                        let two_u = vmulq_f32(
-                            vmulq_f32(x, vdupq_n_f32(1.595_769)),
-                            poly,
-                        );
-                        vmulq_f32(
-                            x,
-                            {
-                                let neg_abs = vnegq_f32(vmaxq_f32(two_u, vnegq_f32(two_u)));
-                                let e = {
-                                    let yc = vmaxq_f32(vdupq_n_f32(-87.0), neg_abs);
-                                    let shifted = vfmaq_f32(
-                                        vdupq_n_f32(12_582_912.0),
-                                        yc,
-                                        vdupq_n_f32(core::f32::consts::LOG2_E),
-                                    );
-                                    let nf = vaddq_f32(shifted, vdupq_n_f32(-12_582_912.0));
-                                    let r_hi = vfmaq_f32(yc, nf, vdupq_n_f32(-0.693_359_4));
-                                    let r = vfmaq_f32(r_hi, nf, vdupq_n_f32(2.121_944_4e-4));
-                                    let mut q = vdupq_n_f32(1.987_569_1e-4);
-                                    q = vfmaq_f32(vdupq_n_f32(1.398_199_9e-3), q, r);
-                                    q = vfmaq_f32(vdupq_n_f32(8.333_452e-3), q, r);
-                                    q = vfmaq_f32(vdupq_n_f32(4.166_579_6e-2), q, r);
-                                    q = vfmaq_f32(vdupq_n_f32(0.166_666_66), q, r);
-                                    q = vfmaq_f32(vdupq_n_f32(0.5), q, r);
-                                    let p = vfmaq_f32(
-                                        vaddq_f32(r, vdupq_n_f32(1.0)),
-                                        q,
-                                        vmulq_f32(r, r),
-                                    );
-                                    vbslq_f32(
-                                        vreinterpretq_u32_s32(
-                                            vshrq_n_s32::<
-                                                31,
-                                            >(
-                                                vreinterpretq_s32_f32(vaddq_f32(neg_abs, vdupq_n_f32(87.0))),
-                                            ),
-                                        ),
-                                        vdupq_n_f32(0.0),
-                                        vmulq_f32(
-                                            p,
-                                            vreinterpretq_f32_u32(
-                                                vshlq_n_u32::<
-                                                    23,
-                                                >(
-                                                    vreinterpretq_u32_f32(
-                                                        vaddq_f32(nf, vdupq_n_f32(12583039.0)),
-                                                    ),
-                                                ),
-                                            ),
-                                        ),
-                                    )
-                                };
-                                let s = vdivq_f32(
-                                    vdupq_n_f32(1.0),
-                                    vaddq_f32(e, vdupq_n_f32(1.0)),
-                                );
-                                vbslq_f32(
-                                    vreinterpretq_u32_s32(
-                                        vshrq_n_s32::<31>(vreinterpretq_s32_f32(two_u)),
-                                    ),
-                                    vmulq_f32(e, s),
-                                    s,
-                                )
-                            },
-                        )
-                    } else if act == 4 {
-                        vmulq_f32(
-                            x,
-                            {
-                                let z = vmulq_f32(
-                                    vmaxq_f32(x, vnegq_f32(x)),
-                                    vdupq_n_f32(core::f32::consts::FRAC_1_SQRT_2),
-                                );
-                                let t = vdivq_f32(
-                                    vdupq_n_f32(1.0),
-                                    vfmaq_f32(vdupq_n_f32(1.0), z, vdupq_n_f32(0.5)),
-                                );
-                                let mut p = vdupq_n_f32(0.170_872_76);
-                                p = vfmaq_f32(vdupq_n_f32(-0.822_152_26), p, t);
-                                p = vfmaq_f32(vdupq_n_f32(1.488_515_9), p, t);
-                                p = vfmaq_f32(vdupq_n_f32(-1.135_204), p, t);
-                                p = vfmaq_f32(vdupq_n_f32(0.278_868_08), p, t);
-                                p = vfmaq_f32(vdupq_n_f32(-0.186_288_06), p, t);
-                                p = vfmaq_f32(vdupq_n_f32(0.096_784_18), p, t);
-                                p = vfmaq_f32(vdupq_n_f32(0.374_091_95), p, t);
-                                p = vfmaq_f32(vdupq_n_f32(1.000_023_7), p, t);
-                                p = vfmaq_f32(vdupq_n_f32(-1.265_512_2), p, t);
-                                let arg = vfmaq_f32(p, z, vnegq_f32(z));
-                                let h = vmulq_f32(
-                                    vmulq_f32(t, vdupq_n_f32(0.5)),
-                                    {
-                                        let yc = vmaxq_f32(vdupq_n_f32(-87.0), arg);
-                                        let shifted = vfmaq_f32(
-                                            vdupq_n_f32(12_582_912.0),
-                                            yc,
-                                            vdupq_n_f32(core::f32::consts::LOG2_E),
-                                        );
-                                        let nf = vaddq_f32(shifted, vdupq_n_f32(-12_582_912.0));
-                                        let r_hi = vfmaq_f32(yc, nf, vdupq_n_f32(-0.693_359_4));
-                                        let r = vfmaq_f32(r_hi, nf, vdupq_n_f32(2.121_944_4e-4));
-                                        let mut q = vdupq_n_f32(1.987_569_1e-4);
-                                        q = vfmaq_f32(vdupq_n_f32(1.398_199_9e-3), q, r);
-                                        q = vfmaq_f32(vdupq_n_f32(8.333_452e-3), q, r);
-                                        q = vfmaq_f32(vdupq_n_f32(4.166_579_6e-2), q, r);
-                                        q = vfmaq_f32(vdupq_n_f32(0.166_666_66), q, r);
-                                        q = vfmaq_f32(vdupq_n_f32(0.5), q, r);
-                                        let p = vfmaq_f32(
-                                            vaddq_f32(r, vdupq_n_f32(1.0)),
-                                            q,
-                                            vmulq_f32(r, r),
-                                        );
-                                        vbslq_f32(
-                                            vreinterpretq_u32_s32(
-                                                vshrq_n_s32::<
-                                                    31,
-                                                >(vreinterpretq_s32_f32(vaddq_f32(arg, vdupq_n_f32(87.0)))),
-                                            ),
-                                            vdupq_n_f32(0.0),
-                                            vmulq_f32(
-                                                p,
-                                                vreinterpretq_f32_u32(
-                                                    vshlq_n_u32::<
-                                                        23,
-                                                    >(
-                                                        vreinterpretq_u32_f32(
-                                                            vaddq_f32(nf, vdupq_n_f32(12583039.0)),
-                                                        ),
-                                                    ),
-                                                ),
-                                            ),
-                                        )
-                                    },
-                                );
-                                vbslq_f32(
-                                    vreinterpretq_u32_s32(
-                                        vshrq_n_s32::<31>(vreinterpretq_s32_f32(x)),
-                                    ),
-                                    h,
-                                    vaddq_f32(vnegq_f32(h), vdupq_n_f32(1.0)),
-                                )
-                            },
-                        )
-                    } else {
-                        x
+                let row_scale = if scale_kind == 1 {
+                    vld1q_dup_f32(scale)
+                } else if scale_kind == 3 {
+                    vld1q_dup_f32(scale.add(i))
+                } else {
+                    vdupq_n_f32(0.0)
+                };
+                let mut j = 0;
+                while j < full {
+                    let mut x = vld1q_f32(row.add(j));
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            vld1q_f32(scale.add(j))
+                        } else {
+                            row_scale
+                        };
+                        x = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_f32(x)), s);
                     }
-                },
-            );
-            j += 4;
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            vld1q_f32(bias.add(j))
+                        } else {
+                            row_bias
+                        };
+                        x = vaddq_f32(x, b);
+                    }
+                    vst1q_f32(row.add(j), vmaxq_f32(vdupq_n_f32(0.0), x));
+                    j += 4;
+                }
+                if tail > 0 {
+                    let mut x = ops::load_partial_f32(row.add(full), tail);
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            ops::load_partial_f32(scale.add(full), tail)
+                        } else {
+                            row_scale
+                        };
+                        x = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_f32(x)), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            ops::load_partial_f32(bias.add(full), tail)
+                        } else {
+                            row_bias
+                        };
+                        x = vaddq_f32(x, b);
+                    }
+                    ops::store_partial_f32(
+                        row.add(full),
+                        vmaxq_f32(vdupq_n_f32(0.0), x),
+                        tail,
+                    );
+                }
+            }
         }
-        if tail > 0 {
-            let mut x = ops::load_partial_f32(row.add(full), tail);
-            if scale_kind != 0 {
-                let s = if scale_kind == 2 {
-                    ops::load_partial_f32(scale.add(full), tail)
+    } else if act == 2 {
+        {
+            let full = n - n % 4;
+            let tail = n - full;
+            for i in 0..m {
+                let row = c.add(i * ldc);
+                let row_bias = if bias_kind == 2 {
+                    vld1q_dup_f32(bias.add(i))
                 } else {
-                    row_scale
+                    vdupq_n_f32(0.0)
                 };
-                x = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_f32(x)), s);
-            }
-            if bias_kind != 0 {
-                let b = if bias_kind == 1 {
-                    ops::load_partial_f32(bias.add(full), tail)
+                let row_scale = if scale_kind == 1 {
+                    vld1q_dup_f32(scale)
+                } else if scale_kind == 3 {
+                    vld1q_dup_f32(scale.add(i))
                 } else {
-                    row_bias
+                    vdupq_n_f32(0.0)
                 };
-                x = vaddq_f32(x, b);
-            }
-            ops::store_partial_f32(
-                row.add(full),
-                {
-                    if act == 1 {
-                        vmaxq_f32(vdupq_n_f32(0.0), x)
-                    } else if act == 2 {
+                let mut j = 0;
+                while j < full {
+                    let mut x = vld1q_f32(row.add(j));
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            vld1q_f32(scale.add(j))
+                        } else {
+                            row_scale
+                        };
+                        x = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_f32(x)), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            vld1q_f32(bias.add(j))
+                        } else {
+                            row_bias
+                        };
+                        x = vaddq_f32(x, b);
+                    }
+                    vst1q_f32(
+                        row.add(j),
                         vmulq_f32(
                             x,
                             {
@@ -590,21 +418,34 @@ pub unsafe fn epilogue_f32(
                                     s,
                                 )
                             },
-                        )
-                    } else if act == 3 {
-                        let poly = vfmaq_f32(
-                            vdupq_n_f32(1.0),
-                            vmulq_f32(x, x),
-                            vdupq_n_f32(0.044715),
-                        );
-                        let two_u = vmulq_f32(
-                            vmulq_f32(x, vdupq_n_f32(1.595_769)),
-                            poly,
-                        );
+                        ),
+                    );
+                    j += 4;
+                }
+                if tail > 0 {
+                    let mut x = ops::load_partial_f32(row.add(full), tail);
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            ops::load_partial_f32(scale.add(full), tail)
+                        } else {
+                            row_scale
+                        };
+                        x = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_f32(x)), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            ops::load_partial_f32(bias.add(full), tail)
+                        } else {
+                            row_bias
+                        };
+                        x = vaddq_f32(x, b);
+                    }
+                    ops::store_partial_f32(
+                        row.add(full),
                         vmulq_f32(
                             x,
                             {
-                                let neg_abs = vnegq_f32(vmaxq_f32(two_u, vnegq_f32(two_u)));
+                                let neg_abs = vnegq_f32(vmaxq_f32(x, vnegq_f32(x)));
                                 let e = {
                                     let yc = vmaxq_f32(vdupq_n_f32(-87.0), neg_abs);
                                     let shifted = vfmaq_f32(
@@ -655,14 +496,268 @@ pub unsafe fn epilogue_f32(
                                 );
                                 vbslq_f32(
                                     vreinterpretq_u32_s32(
-                                        vshrq_n_s32::<31>(vreinterpretq_s32_f32(two_u)),
+                                        vshrq_n_s32::<31>(vreinterpretq_s32_f32(x)),
                                     ),
                                     vmulq_f32(e, s),
                                     s,
                                 )
                             },
-                        )
-                    } else if act == 4 {
+                        ),
+                        tail,
+                    );
+                }
+            }
+        }
+    } else if act == 3 {
+        {
+            let full = n - n % 4;
+            let tail = n - full;
+            for i in 0..m {
+                let row = c.add(i * ldc);
+                let row_bias = if bias_kind == 2 {
+                    vld1q_dup_f32(bias.add(i))
+                } else {
+                    vdupq_n_f32(0.0)
+                };
+                let row_scale = if scale_kind == 1 {
+                    vld1q_dup_f32(scale)
+                } else if scale_kind == 3 {
+                    vld1q_dup_f32(scale.add(i))
+                } else {
+                    vdupq_n_f32(0.0)
+                };
+                let mut j = 0;
+                while j < full {
+                    let mut x = vld1q_f32(row.add(j));
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            vld1q_f32(scale.add(j))
+                        } else {
+                            row_scale
+                        };
+                        x = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_f32(x)), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            vld1q_f32(bias.add(j))
+                        } else {
+                            row_bias
+                        };
+                        x = vaddq_f32(x, b);
+                    }
+                    vst1q_f32(
+                        row.add(j),
+                        {
+                            let poly = vfmaq_f32(
+                                vdupq_n_f32(1.0),
+                                vmulq_f32(x, x),
+                                vdupq_n_f32(0.044715),
+                            );
+                            let two_u = vmulq_f32(
+                                vmulq_f32(x, vdupq_n_f32(1.595_769)),
+                                poly,
+                            );
+                            vmulq_f32(
+                                x,
+                                {
+                                    let neg_abs = vnegq_f32(vmaxq_f32(two_u, vnegq_f32(two_u)));
+                                    let e = {
+                                        let yc = vmaxq_f32(vdupq_n_f32(-87.0), neg_abs);
+                                        let shifted = vfmaq_f32(
+                                            vdupq_n_f32(12_582_912.0),
+                                            yc,
+                                            vdupq_n_f32(core::f32::consts::LOG2_E),
+                                        );
+                                        let nf = vaddq_f32(shifted, vdupq_n_f32(-12_582_912.0));
+                                        let r_hi = vfmaq_f32(yc, nf, vdupq_n_f32(-0.693_359_4));
+                                        let r = vfmaq_f32(r_hi, nf, vdupq_n_f32(2.121_944_4e-4));
+                                        let mut q = vdupq_n_f32(1.987_569_1e-4);
+                                        q = vfmaq_f32(vdupq_n_f32(1.398_199_9e-3), q, r);
+                                        q = vfmaq_f32(vdupq_n_f32(8.333_452e-3), q, r);
+                                        q = vfmaq_f32(vdupq_n_f32(4.166_579_6e-2), q, r);
+                                        q = vfmaq_f32(vdupq_n_f32(0.166_666_66), q, r);
+                                        q = vfmaq_f32(vdupq_n_f32(0.5), q, r);
+                                        let p = vfmaq_f32(
+                                            vaddq_f32(r, vdupq_n_f32(1.0)),
+                                            q,
+                                            vmulq_f32(r, r),
+                                        );
+                                        vbslq_f32(
+                                            vreinterpretq_u32_s32(
+                                                vshrq_n_s32::<
+                                                    31,
+                                                >(
+                                                    vreinterpretq_s32_f32(vaddq_f32(neg_abs, vdupq_n_f32(87.0))),
+                                                ),
+                                            ),
+                                            vdupq_n_f32(0.0),
+                                            vmulq_f32(
+                                                p,
+                                                vreinterpretq_f32_u32(
+                                                    vshlq_n_u32::<
+                                                        23,
+                                                    >(
+                                                        vreinterpretq_u32_f32(
+                                                            vaddq_f32(nf, vdupq_n_f32(12583039.0)),
+                                                        ),
+                                                    ),
+                                                ),
+                                            ),
+                                        )
+                                    };
+                                    let s = vdivq_f32(
+                                        vdupq_n_f32(1.0),
+                                        vaddq_f32(e, vdupq_n_f32(1.0)),
+                                    );
+                                    vbslq_f32(
+                                        vreinterpretq_u32_s32(
+                                            vshrq_n_s32::<31>(vreinterpretq_s32_f32(two_u)),
+                                        ),
+                                        vmulq_f32(e, s),
+                                        s,
+                                    )
+                                },
+                            )
+                        },
+                    );
+                    j += 4;
+                }
+                if tail > 0 {
+                    let mut x = ops::load_partial_f32(row.add(full), tail);
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            ops::load_partial_f32(scale.add(full), tail)
+                        } else {
+                            row_scale
+                        };
+                        x = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_f32(x)), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            ops::load_partial_f32(bias.add(full), tail)
+                        } else {
+                            row_bias
+                        };
+                        x = vaddq_f32(x, b);
+                    }
+                    ops::store_partial_f32(
+                        row.add(full),
+                        {
+                            let poly = vfmaq_f32(
+                                vdupq_n_f32(1.0),
+                                vmulq_f32(x, x),
+                                vdupq_n_f32(0.044715),
+                            );
+                            let two_u = vmulq_f32(
+                                vmulq_f32(x, vdupq_n_f32(1.595_769)),
+                                poly,
+                            );
+                            vmulq_f32(
+                                x,
+                                {
+                                    let neg_abs = vnegq_f32(vmaxq_f32(two_u, vnegq_f32(two_u)));
+                                    let e = {
+                                        let yc = vmaxq_f32(vdupq_n_f32(-87.0), neg_abs);
+                                        let shifted = vfmaq_f32(
+                                            vdupq_n_f32(12_582_912.0),
+                                            yc,
+                                            vdupq_n_f32(core::f32::consts::LOG2_E),
+                                        );
+                                        let nf = vaddq_f32(shifted, vdupq_n_f32(-12_582_912.0));
+                                        let r_hi = vfmaq_f32(yc, nf, vdupq_n_f32(-0.693_359_4));
+                                        let r = vfmaq_f32(r_hi, nf, vdupq_n_f32(2.121_944_4e-4));
+                                        let mut q = vdupq_n_f32(1.987_569_1e-4);
+                                        q = vfmaq_f32(vdupq_n_f32(1.398_199_9e-3), q, r);
+                                        q = vfmaq_f32(vdupq_n_f32(8.333_452e-3), q, r);
+                                        q = vfmaq_f32(vdupq_n_f32(4.166_579_6e-2), q, r);
+                                        q = vfmaq_f32(vdupq_n_f32(0.166_666_66), q, r);
+                                        q = vfmaq_f32(vdupq_n_f32(0.5), q, r);
+                                        let p = vfmaq_f32(
+                                            vaddq_f32(r, vdupq_n_f32(1.0)),
+                                            q,
+                                            vmulq_f32(r, r),
+                                        );
+                                        vbslq_f32(
+                                            vreinterpretq_u32_s32(
+                                                vshrq_n_s32::<
+                                                    31,
+                                                >(
+                                                    vreinterpretq_s32_f32(vaddq_f32(neg_abs, vdupq_n_f32(87.0))),
+                                                ),
+                                            ),
+                                            vdupq_n_f32(0.0),
+                                            vmulq_f32(
+                                                p,
+                                                vreinterpretq_f32_u32(
+                                                    vshlq_n_u32::<
+                                                        23,
+                                                    >(
+                                                        vreinterpretq_u32_f32(
+                                                            vaddq_f32(nf, vdupq_n_f32(12583039.0)),
+                                                        ),
+                                                    ),
+                                                ),
+                                            ),
+                                        )
+                                    };
+                                    let s = vdivq_f32(
+                                        vdupq_n_f32(1.0),
+                                        vaddq_f32(e, vdupq_n_f32(1.0)),
+                                    );
+                                    vbslq_f32(
+                                        vreinterpretq_u32_s32(
+                                            vshrq_n_s32::<31>(vreinterpretq_s32_f32(two_u)),
+                                        ),
+                                        vmulq_f32(e, s),
+                                        s,
+                                    )
+                                },
+                            )
+                        },
+                        tail,
+                    );
+                }
+            }
+        }
+    } else if act == 4 {
+        {
+            let full = n - n % 4;
+            let tail = n - full;
+            for i in 0..m {
+                let row = c.add(i * ldc);
+                let row_bias = if bias_kind == 2 {
+                    vld1q_dup_f32(bias.add(i))
+                } else {
+                    vdupq_n_f32(0.0)
+                };
+                let row_scale = if scale_kind == 1 {
+                    vld1q_dup_f32(scale)
+                } else if scale_kind == 3 {
+                    vld1q_dup_f32(scale.add(i))
+                } else {
+                    vdupq_n_f32(0.0)
+                };
+                let mut j = 0;
+                while j < full {
+                    let mut x = vld1q_f32(row.add(j));
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            vld1q_f32(scale.add(j))
+                        } else {
+                            row_scale
+                        };
+                        x = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_f32(x)), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            vld1q_f32(bias.add(j))
+                        } else {
+                            row_bias
+                        };
+                        x = vaddq_f32(x, b);
+                    }
+                    vst1q_f32(
+                        row.add(j),
                         vmulq_f32(
                             x,
                             {
@@ -738,13 +833,172 @@ pub unsafe fn epilogue_f32(
                                     vaddq_f32(vnegq_f32(h), vdupq_n_f32(1.0)),
                                 )
                             },
-                        )
-                    } else {
-                        x
+                        ),
+                    );
+                    j += 4;
+                }
+                if tail > 0 {
+                    let mut x = ops::load_partial_f32(row.add(full), tail);
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            ops::load_partial_f32(scale.add(full), tail)
+                        } else {
+                            row_scale
+                        };
+                        x = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_f32(x)), s);
                     }
-                },
-                tail,
-            );
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            ops::load_partial_f32(bias.add(full), tail)
+                        } else {
+                            row_bias
+                        };
+                        x = vaddq_f32(x, b);
+                    }
+                    ops::store_partial_f32(
+                        row.add(full),
+                        vmulq_f32(
+                            x,
+                            {
+                                let z = vmulq_f32(
+                                    vmaxq_f32(x, vnegq_f32(x)),
+                                    vdupq_n_f32(core::f32::consts::FRAC_1_SQRT_2),
+                                );
+                                let t = vdivq_f32(
+                                    vdupq_n_f32(1.0),
+                                    vfmaq_f32(vdupq_n_f32(1.0), z, vdupq_n_f32(0.5)),
+                                );
+                                let mut p = vdupq_n_f32(0.170_872_76);
+                                p = vfmaq_f32(vdupq_n_f32(-0.822_152_26), p, t);
+                                p = vfmaq_f32(vdupq_n_f32(1.488_515_9), p, t);
+                                p = vfmaq_f32(vdupq_n_f32(-1.135_204), p, t);
+                                p = vfmaq_f32(vdupq_n_f32(0.278_868_08), p, t);
+                                p = vfmaq_f32(vdupq_n_f32(-0.186_288_06), p, t);
+                                p = vfmaq_f32(vdupq_n_f32(0.096_784_18), p, t);
+                                p = vfmaq_f32(vdupq_n_f32(0.374_091_95), p, t);
+                                p = vfmaq_f32(vdupq_n_f32(1.000_023_7), p, t);
+                                p = vfmaq_f32(vdupq_n_f32(-1.265_512_2), p, t);
+                                let arg = vfmaq_f32(p, z, vnegq_f32(z));
+                                let h = vmulq_f32(
+                                    vmulq_f32(t, vdupq_n_f32(0.5)),
+                                    {
+                                        let yc = vmaxq_f32(vdupq_n_f32(-87.0), arg);
+                                        let shifted = vfmaq_f32(
+                                            vdupq_n_f32(12_582_912.0),
+                                            yc,
+                                            vdupq_n_f32(core::f32::consts::LOG2_E),
+                                        );
+                                        let nf = vaddq_f32(shifted, vdupq_n_f32(-12_582_912.0));
+                                        let r_hi = vfmaq_f32(yc, nf, vdupq_n_f32(-0.693_359_4));
+                                        let r = vfmaq_f32(r_hi, nf, vdupq_n_f32(2.121_944_4e-4));
+                                        let mut q = vdupq_n_f32(1.987_569_1e-4);
+                                        q = vfmaq_f32(vdupq_n_f32(1.398_199_9e-3), q, r);
+                                        q = vfmaq_f32(vdupq_n_f32(8.333_452e-3), q, r);
+                                        q = vfmaq_f32(vdupq_n_f32(4.166_579_6e-2), q, r);
+                                        q = vfmaq_f32(vdupq_n_f32(0.166_666_66), q, r);
+                                        q = vfmaq_f32(vdupq_n_f32(0.5), q, r);
+                                        let p = vfmaq_f32(
+                                            vaddq_f32(r, vdupq_n_f32(1.0)),
+                                            q,
+                                            vmulq_f32(r, r),
+                                        );
+                                        vbslq_f32(
+                                            vreinterpretq_u32_s32(
+                                                vshrq_n_s32::<
+                                                    31,
+                                                >(vreinterpretq_s32_f32(vaddq_f32(arg, vdupq_n_f32(87.0)))),
+                                            ),
+                                            vdupq_n_f32(0.0),
+                                            vmulq_f32(
+                                                p,
+                                                vreinterpretq_f32_u32(
+                                                    vshlq_n_u32::<
+                                                        23,
+                                                    >(
+                                                        vreinterpretq_u32_f32(
+                                                            vaddq_f32(nf, vdupq_n_f32(12583039.0)),
+                                                        ),
+                                                    ),
+                                                ),
+                                            ),
+                                        )
+                                    },
+                                );
+                                vbslq_f32(
+                                    vreinterpretq_u32_s32(
+                                        vshrq_n_s32::<31>(vreinterpretq_s32_f32(x)),
+                                    ),
+                                    h,
+                                    vaddq_f32(vnegq_f32(h), vdupq_n_f32(1.0)),
+                                )
+                            },
+                        ),
+                        tail,
+                    );
+                }
+            }
+        }
+    } else {
+        {
+            let full = n - n % 4;
+            let tail = n - full;
+            for i in 0..m {
+                let row = c.add(i * ldc);
+                let row_bias = if bias_kind == 2 {
+                    vld1q_dup_f32(bias.add(i))
+                } else {
+                    vdupq_n_f32(0.0)
+                };
+                let row_scale = if scale_kind == 1 {
+                    vld1q_dup_f32(scale)
+                } else if scale_kind == 3 {
+                    vld1q_dup_f32(scale.add(i))
+                } else {
+                    vdupq_n_f32(0.0)
+                };
+                let mut j = 0;
+                while j < full {
+                    let mut x = vld1q_f32(row.add(j));
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            vld1q_f32(scale.add(j))
+                        } else {
+                            row_scale
+                        };
+                        x = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_f32(x)), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            vld1q_f32(bias.add(j))
+                        } else {
+                            row_bias
+                        };
+                        x = vaddq_f32(x, b);
+                    }
+                    vst1q_f32(row.add(j), x);
+                    j += 4;
+                }
+                if tail > 0 {
+                    let mut x = ops::load_partial_f32(row.add(full), tail);
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            ops::load_partial_f32(scale.add(full), tail)
+                        } else {
+                            row_scale
+                        };
+                        x = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_f32(x)), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            ops::load_partial_f32(bias.add(full), tail)
+                        } else {
+                            row_bias
+                        };
+                        x = vaddq_f32(x, b);
+                    }
+                    ops::store_partial_f32(row.add(full), x, tail);
+                }
+            }
         }
     }
 }

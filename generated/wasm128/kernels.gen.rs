@@ -301,244 +301,111 @@ pub unsafe fn epilogue_f32(
     scale: *const f32,
     scale_kind: usize,
 ) {
-    let full = n - n % 4;
-    let tail = n - full;
-    for i in 0..m {
-        let row = c.add(i * ldc);
-        let row_bias = if bias_kind == 2 {
-            v128_load32_splat(bias.add(i) as *const u32)
-        } else {
-            f32x4_splat(0.0)
-        };
-        let row_scale = if scale_kind == 1 {
-            v128_load32_splat(scale as *const u32)
-        } else if scale_kind == 3 {
-            v128_load32_splat(scale.add(i) as *const u32)
-        } else {
-            f32x4_splat(0.0)
-        };
-        let mut j = 0;
-        while j < full {
-            let mut x = v128_load(row.add(j) as *const v128);
-            if scale_kind != 0 {
-                let s = if scale_kind == 2 {
-                    v128_load(scale.add(j) as *const v128)
+    if act == 1 {
+        {
+            let full = n - n % 4;
+            let tail = n - full;
+            for i in 0..m {
+                let row = c.add(i * ldc);
+                let row_bias = if bias_kind == 2 {
+                    v128_load32_splat(bias.add(i) as *const u32)
                 } else {
-                    row_scale
+                    f32x4_splat(0.0)
                 };
-                x = f32x4_mul(f32x4_convert_i32x4(x), s);
-            }
-            if bias_kind != 0 {
-                let b = if bias_kind == 1 {
-                    v128_load(bias.add(j) as *const v128)
+                let row_scale = if scale_kind == 1 {
+                    v128_load32_splat(scale as *const u32)
+                } else if scale_kind == 3 {
+                    v128_load32_splat(scale.add(i) as *const u32)
                 } else {
-                    row_bias
+                    f32x4_splat(0.0)
                 };
-                x = f32x4_add(x, b);
-            }
-            v128_store(
-                row.add(j) as *mut v128,
-                {
-                    if act == 1 {
-                        f32x4_max(f32x4_splat(0.0), x)
-                    } else if act == 2 {
-                        f32x4_mul(
-                            x,
-                            {
-                                let neg_abs = f32x4_neg(f32x4_max(x, f32x4_neg(x)));
-                                let e = {
-                                    let yc = f32x4_max(f32x4_splat(-87.0), neg_abs);
-                                    let shifted = f32x4_add(
-                                        f32x4_mul(yc, f32x4_splat(core::f32::consts::LOG2_E)),
-                                        f32x4_splat(12_582_912.0),
-                                    );
-                                    let nf = f32x4_add(shifted, f32x4_splat(-12_582_912.0));
-                                    let r_hi = f32x4_add(
-                                        f32x4_mul(nf, f32x4_splat(-0.693_359_4)),
-                                        yc,
-                                    );
-                                    let r = f32x4_add(
-                                        f32x4_mul(nf, f32x4_splat(2.121_944_4e-4)),
-                                        r_hi,
-                                    );
-                                    let mut q = f32x4_splat(1.987_569_1e-4);
-                                    q = f32x4_add(f32x4_mul(q, r), f32x4_splat(1.398_199_9e-3));
-                                    q = f32x4_add(f32x4_mul(q, r), f32x4_splat(8.333_452e-3));
-                                    q = f32x4_add(f32x4_mul(q, r), f32x4_splat(4.166_579_6e-2));
-                                    q = f32x4_add(f32x4_mul(q, r), f32x4_splat(0.166_666_66));
-                                    q = f32x4_add(f32x4_mul(q, r), f32x4_splat(0.5));
-                                    let p = f32x4_add(
-                                        f32x4_mul(q, f32x4_mul(r, r)),
-                                        f32x4_add(r, f32x4_splat(1.0)),
-                                    );
-                                    v128_bitselect(
-                                        f32x4_splat(0.0),
-                                        f32x4_mul(
-                                            p,
-                                            i32x4_shl(f32x4_add(nf, f32x4_splat(12583039.0)), 23),
-                                        ),
-                                        i32x4_shr(f32x4_add(neg_abs, f32x4_splat(87.0)), 31),
-                                    )
-                                };
-                                let s = f32x4_div(
-                                    f32x4_splat(1.0),
-                                    f32x4_add(e, f32x4_splat(1.0)),
-                                );
-                                v128_bitselect(f32x4_mul(e, s), s, i32x4_shr(x, 31))
-                            },
-                        )
-                    } else if act == 3 {
-                        let poly = f32x4_add(
-                            f32x4_mul(f32x4_mul(x, x), f32x4_splat(0.044715)),
-                            f32x4_splat(1.0),
-                        );
-                        let two_u = f32x4_mul(
-                            f32x4_mul(x, f32x4_splat(1.595_769)),
-                            poly,
-                        );
-                        f32x4_mul(
-                            x,
-                            {
-                                let neg_abs = f32x4_neg(f32x4_max(two_u, f32x4_neg(two_u)));
-                                let e = {
-                                    let yc = f32x4_max(f32x4_splat(-87.0), neg_abs);
-                                    let shifted = f32x4_add(
-                                        f32x4_mul(yc, f32x4_splat(core::f32::consts::LOG2_E)),
-                                        f32x4_splat(12_582_912.0),
-                                    );
-                                    let nf = f32x4_add(shifted, f32x4_splat(-12_582_912.0));
-                                    let r_hi = f32x4_add(
-                                        f32x4_mul(nf, f32x4_splat(-0.693_359_4)),
-                                        yc,
-                                    );
-                                    let r = f32x4_add(
-                                        f32x4_mul(nf, f32x4_splat(2.121_944_4e-4)),
-                                        r_hi,
-                                    );
-                                    let mut q = f32x4_splat(1.987_569_1e-4);
-                                    q = f32x4_add(f32x4_mul(q, r), f32x4_splat(1.398_199_9e-3));
-                                    q = f32x4_add(f32x4_mul(q, r), f32x4_splat(8.333_452e-3));
-                                    q = f32x4_add(f32x4_mul(q, r), f32x4_splat(4.166_579_6e-2));
-                                    q = f32x4_add(f32x4_mul(q, r), f32x4_splat(0.166_666_66));
-                                    q = f32x4_add(f32x4_mul(q, r), f32x4_splat(0.5));
-                                    let p = f32x4_add(
-                                        f32x4_mul(q, f32x4_mul(r, r)),
-                                        f32x4_add(r, f32x4_splat(1.0)),
-                                    );
-                                    v128_bitselect(
-                                        f32x4_splat(0.0),
-                                        f32x4_mul(
-                                            p,
-                                            i32x4_shl(f32x4_add(nf, f32x4_splat(12583039.0)), 23),
-                                        ),
-                                        i32x4_shr(f32x4_add(neg_abs, f32x4_splat(87.0)), 31),
-                                    )
-                                };
-                                let s = f32x4_div(
-                                    f32x4_splat(1.0),
-                                    f32x4_add(e, f32x4_splat(1.0)),
-                                );
-                                v128_bitselect(f32x4_mul(e, s), s, i32x4_shr(two_u, 31))
-                            },
-                        )
-                    } else if act == 4 {
-                        f32x4_mul(
-                            x,
-                            {
-                                let z = f32x4_mul(
-                                    f32x4_max(x, f32x4_neg(x)),
-                                    f32x4_splat(core::f32::consts::FRAC_1_SQRT_2),
-                                );
-                                let t = f32x4_div(
-                                    f32x4_splat(1.0),
-                                    f32x4_add(f32x4_mul(z, f32x4_splat(0.5)), f32x4_splat(1.0)),
-                                );
-                                let mut p = f32x4_splat(0.170_872_76);
-                                p = f32x4_add(f32x4_mul(p, t), f32x4_splat(-0.822_152_26));
-                                p = f32x4_add(f32x4_mul(p, t), f32x4_splat(1.488_515_9));
-                                p = f32x4_add(f32x4_mul(p, t), f32x4_splat(-1.135_204));
-                                p = f32x4_add(f32x4_mul(p, t), f32x4_splat(0.278_868_08));
-                                p = f32x4_add(f32x4_mul(p, t), f32x4_splat(-0.186_288_06));
-                                p = f32x4_add(f32x4_mul(p, t), f32x4_splat(0.096_784_18));
-                                p = f32x4_add(f32x4_mul(p, t), f32x4_splat(0.374_091_95));
-                                p = f32x4_add(f32x4_mul(p, t), f32x4_splat(1.000_023_7));
-                                p = f32x4_add(f32x4_mul(p, t), f32x4_splat(-1.265_512_2));
-                                let arg = f32x4_add(f32x4_mul(z, f32x4_neg(z)), p);
-                                let h = f32x4_mul(
-                                    f32x4_mul(t, f32x4_splat(0.5)),
-                                    {
-                                        let yc = f32x4_max(f32x4_splat(-87.0), arg);
-                                        let shifted = f32x4_add(
-                                            f32x4_mul(yc, f32x4_splat(core::f32::consts::LOG2_E)),
-                                            f32x4_splat(12_582_912.0),
-                                        );
-                                        let nf = f32x4_add(shifted, f32x4_splat(-12_582_912.0));
-                                        let r_hi = f32x4_add(
-                                            f32x4_mul(nf, f32x4_splat(-0.693_359_4)),
-                                            yc,
-                                        );
-                                        let r = f32x4_add(
-                                            f32x4_mul(nf, f32x4_splat(2.121_944_4e-4)),
-                                            r_hi,
-                                        );
-                                        let mut q = f32x4_splat(1.987_569_1e-4);
-                                        q = f32x4_add(f32x4_mul(q, r), f32x4_splat(1.398_199_9e-3));
-                                        q = f32x4_add(f32x4_mul(q, r), f32x4_splat(8.333_452e-3));
-                                        q = f32x4_add(f32x4_mul(q, r), f32x4_splat(4.166_579_6e-2));
-                                        q = f32x4_add(f32x4_mul(q, r), f32x4_splat(0.166_666_66));
-                                        q = f32x4_add(f32x4_mul(q, r), f32x4_splat(0.5));
-                                        let p = f32x4_add(
-                                            f32x4_mul(q, f32x4_mul(r, r)),
-                                            f32x4_add(r, f32x4_splat(1.0)),
-                                        );
-                                        v128_bitselect(
-                                            f32x4_splat(0.0),
-                                            f32x4_mul(
-                                                p,
-                                                i32x4_shl(f32x4_add(nf, f32x4_splat(12583039.0)), 23),
-                                            ),
-                                            i32x4_shr(f32x4_add(arg, f32x4_splat(87.0)), 31),
-                                        )
-                                    },
-                                );
-                                v128_bitselect(
-                                    h,
-                                    f32x4_add(f32x4_neg(h), f32x4_splat(1.0)),
-                                    i32x4_shr(x, 31),
-                                )
-                            },
-                        )
-                    } else {
-                        x
+                let mut j = 0;
+                while j < full {
+                    let mut x = v128_load(row.add(j) as *const v128);
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            v128_load(scale.add(j) as *const v128)
+                        } else {
+                            row_scale
+                        };
+                        x = f32x4_mul(f32x4_convert_i32x4(x), s);
                     }
-                },
-            );
-            j += 4;
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            v128_load(bias.add(j) as *const v128)
+                        } else {
+                            row_bias
+                        };
+                        x = f32x4_add(x, b);
+                    }
+                    v128_store(row.add(j) as *mut v128, f32x4_max(f32x4_splat(0.0), x));
+                    j += 4;
+                }
+                if tail > 0 {
+                    let mut x = ops::load_partial_f32(row.add(full), tail);
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            ops::load_partial_f32(scale.add(full), tail)
+                        } else {
+                            row_scale
+                        };
+                        x = f32x4_mul(f32x4_convert_i32x4(x), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            ops::load_partial_f32(bias.add(full), tail)
+                        } else {
+                            row_bias
+                        };
+                        x = f32x4_add(x, b);
+                    }
+                    ops::store_partial_f32(
+                        row.add(full),
+                        f32x4_max(f32x4_splat(0.0), x),
+                        tail,
+                    );
+                }
+            }
         }
-        if tail > 0 {
-            let mut x = ops::load_partial_f32(row.add(full), tail);
-            if scale_kind != 0 {
-                let s = if scale_kind == 2 {
-                    ops::load_partial_f32(scale.add(full), tail)
+    } else if act == 2 {
+        {
+            let full = n - n % 4;
+            let tail = n - full;
+            for i in 0..m {
+                let row = c.add(i * ldc);
+                let row_bias = if bias_kind == 2 {
+                    v128_load32_splat(bias.add(i) as *const u32)
                 } else {
-                    row_scale
+                    f32x4_splat(0.0)
                 };
-                x = f32x4_mul(f32x4_convert_i32x4(x), s);
-            }
-            if bias_kind != 0 {
-                let b = if bias_kind == 1 {
-                    ops::load_partial_f32(bias.add(full), tail)
+                let row_scale = if scale_kind == 1 {
+                    v128_load32_splat(scale as *const u32)
+                } else if scale_kind == 3 {
+                    v128_load32_splat(scale.add(i) as *const u32)
                 } else {
-                    row_bias
+                    f32x4_splat(0.0)
                 };
-                x = f32x4_add(x, b);
-            }
-            ops::store_partial_f32(
-                row.add(full),
-                {
-                    if act == 1 {
-                        f32x4_max(f32x4_splat(0.0), x)
-                    } else if act == 2 {
+                let mut j = 0;
+                while j < full {
+                    let mut x = v128_load(row.add(j) as *const v128);
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            v128_load(scale.add(j) as *const v128)
+                        } else {
+                            row_scale
+                        };
+                        x = f32x4_mul(f32x4_convert_i32x4(x), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            v128_load(bias.add(j) as *const v128)
+                        } else {
+                            row_bias
+                        };
+                        x = f32x4_add(x, b);
+                    }
+                    v128_store(
+                        row.add(j) as *mut v128,
                         f32x4_mul(
                             x,
                             {
@@ -583,20 +450,34 @@ pub unsafe fn epilogue_f32(
                                 );
                                 v128_bitselect(f32x4_mul(e, s), s, i32x4_shr(x, 31))
                             },
-                        )
-                    } else if act == 3 {
-                        let poly = f32x4_add(
-                            f32x4_mul(f32x4_mul(x, x), f32x4_splat(0.044715)),
-                            f32x4_splat(1.0),
-                        );
-                        let two_u = f32x4_mul(
-                            f32x4_mul(x, f32x4_splat(1.595_769)),
-                            poly,
-                        );
+                        ),
+                    );
+                    j += 4;
+                }
+                if tail > 0 {
+                    let mut x = ops::load_partial_f32(row.add(full), tail);
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            ops::load_partial_f32(scale.add(full), tail)
+                        } else {
+                            row_scale
+                        };
+                        x = f32x4_mul(f32x4_convert_i32x4(x), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            ops::load_partial_f32(bias.add(full), tail)
+                        } else {
+                            row_bias
+                        };
+                        x = f32x4_add(x, b);
+                    }
+                    ops::store_partial_f32(
+                        row.add(full),
                         f32x4_mul(
                             x,
                             {
-                                let neg_abs = f32x4_neg(f32x4_max(two_u, f32x4_neg(two_u)));
+                                let neg_abs = f32x4_neg(f32x4_max(x, f32x4_neg(x)));
                                 let e = {
                                     let yc = f32x4_max(f32x4_splat(-87.0), neg_abs);
                                     let shifted = f32x4_add(
@@ -635,10 +516,230 @@ pub unsafe fn epilogue_f32(
                                     f32x4_splat(1.0),
                                     f32x4_add(e, f32x4_splat(1.0)),
                                 );
-                                v128_bitselect(f32x4_mul(e, s), s, i32x4_shr(two_u, 31))
+                                v128_bitselect(f32x4_mul(e, s), s, i32x4_shr(x, 31))
                             },
-                        )
-                    } else if act == 4 {
+                        ),
+                        tail,
+                    );
+                }
+            }
+        }
+    } else if act == 3 {
+        {
+            let full = n - n % 4;
+            let tail = n - full;
+            for i in 0..m {
+                let row = c.add(i * ldc);
+                let row_bias = if bias_kind == 2 {
+                    v128_load32_splat(bias.add(i) as *const u32)
+                } else {
+                    f32x4_splat(0.0)
+                };
+                let row_scale = if scale_kind == 1 {
+                    v128_load32_splat(scale as *const u32)
+                } else if scale_kind == 3 {
+                    v128_load32_splat(scale.add(i) as *const u32)
+                } else {
+                    f32x4_splat(0.0)
+                };
+                let mut j = 0;
+                while j < full {
+                    let mut x = v128_load(row.add(j) as *const v128);
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            v128_load(scale.add(j) as *const v128)
+                        } else {
+                            row_scale
+                        };
+                        x = f32x4_mul(f32x4_convert_i32x4(x), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            v128_load(bias.add(j) as *const v128)
+                        } else {
+                            row_bias
+                        };
+                        x = f32x4_add(x, b);
+                    }
+                    v128_store(
+                        row.add(j) as *mut v128,
+                        {
+                            let poly = f32x4_add(
+                                f32x4_mul(f32x4_mul(x, x), f32x4_splat(0.044715)),
+                                f32x4_splat(1.0),
+                            );
+                            let two_u = f32x4_mul(
+                                f32x4_mul(x, f32x4_splat(1.595_769)),
+                                poly,
+                            );
+                            f32x4_mul(
+                                x,
+                                {
+                                    let neg_abs = f32x4_neg(f32x4_max(two_u, f32x4_neg(two_u)));
+                                    let e = {
+                                        let yc = f32x4_max(f32x4_splat(-87.0), neg_abs);
+                                        let shifted = f32x4_add(
+                                            f32x4_mul(yc, f32x4_splat(core::f32::consts::LOG2_E)),
+                                            f32x4_splat(12_582_912.0),
+                                        );
+                                        let nf = f32x4_add(shifted, f32x4_splat(-12_582_912.0));
+                                        let r_hi = f32x4_add(
+                                            f32x4_mul(nf, f32x4_splat(-0.693_359_4)),
+                                            yc,
+                                        );
+                                        let r = f32x4_add(
+                                            f32x4_mul(nf, f32x4_splat(2.121_944_4e-4)),
+                                            r_hi,
+                                        );
+                                        let mut q = f32x4_splat(1.987_569_1e-4);
+                                        q = f32x4_add(f32x4_mul(q, r), f32x4_splat(1.398_199_9e-3));
+                                        q = f32x4_add(f32x4_mul(q, r), f32x4_splat(8.333_452e-3));
+                                        q = f32x4_add(f32x4_mul(q, r), f32x4_splat(4.166_579_6e-2));
+                                        q = f32x4_add(f32x4_mul(q, r), f32x4_splat(0.166_666_66));
+                                        q = f32x4_add(f32x4_mul(q, r), f32x4_splat(0.5));
+                                        let p = f32x4_add(
+                                            f32x4_mul(q, f32x4_mul(r, r)),
+                                            f32x4_add(r, f32x4_splat(1.0)),
+                                        );
+                                        v128_bitselect(
+                                            f32x4_splat(0.0),
+                                            f32x4_mul(
+                                                p,
+                                                i32x4_shl(f32x4_add(nf, f32x4_splat(12583039.0)), 23),
+                                            ),
+                                            i32x4_shr(f32x4_add(neg_abs, f32x4_splat(87.0)), 31),
+                                        )
+                                    };
+                                    let s = f32x4_div(
+                                        f32x4_splat(1.0),
+                                        f32x4_add(e, f32x4_splat(1.0)),
+                                    );
+                                    v128_bitselect(f32x4_mul(e, s), s, i32x4_shr(two_u, 31))
+                                },
+                            )
+                        },
+                    );
+                    j += 4;
+                }
+                if tail > 0 {
+                    let mut x = ops::load_partial_f32(row.add(full), tail);
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            ops::load_partial_f32(scale.add(full), tail)
+                        } else {
+                            row_scale
+                        };
+                        x = f32x4_mul(f32x4_convert_i32x4(x), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            ops::load_partial_f32(bias.add(full), tail)
+                        } else {
+                            row_bias
+                        };
+                        x = f32x4_add(x, b);
+                    }
+                    ops::store_partial_f32(
+                        row.add(full),
+                        {
+                            let poly = f32x4_add(
+                                f32x4_mul(f32x4_mul(x, x), f32x4_splat(0.044715)),
+                                f32x4_splat(1.0),
+                            );
+                            let two_u = f32x4_mul(
+                                f32x4_mul(x, f32x4_splat(1.595_769)),
+                                poly,
+                            );
+                            f32x4_mul(
+                                x,
+                                {
+                                    let neg_abs = f32x4_neg(f32x4_max(two_u, f32x4_neg(two_u)));
+                                    let e = {
+                                        let yc = f32x4_max(f32x4_splat(-87.0), neg_abs);
+                                        let shifted = f32x4_add(
+                                            f32x4_mul(yc, f32x4_splat(core::f32::consts::LOG2_E)),
+                                            f32x4_splat(12_582_912.0),
+                                        );
+                                        let nf = f32x4_add(shifted, f32x4_splat(-12_582_912.0));
+                                        let r_hi = f32x4_add(
+                                            f32x4_mul(nf, f32x4_splat(-0.693_359_4)),
+                                            yc,
+                                        );
+                                        let r = f32x4_add(
+                                            f32x4_mul(nf, f32x4_splat(2.121_944_4e-4)),
+                                            r_hi,
+                                        );
+                                        let mut q = f32x4_splat(1.987_569_1e-4);
+                                        q = f32x4_add(f32x4_mul(q, r), f32x4_splat(1.398_199_9e-3));
+                                        q = f32x4_add(f32x4_mul(q, r), f32x4_splat(8.333_452e-3));
+                                        q = f32x4_add(f32x4_mul(q, r), f32x4_splat(4.166_579_6e-2));
+                                        q = f32x4_add(f32x4_mul(q, r), f32x4_splat(0.166_666_66));
+                                        q = f32x4_add(f32x4_mul(q, r), f32x4_splat(0.5));
+                                        let p = f32x4_add(
+                                            f32x4_mul(q, f32x4_mul(r, r)),
+                                            f32x4_add(r, f32x4_splat(1.0)),
+                                        );
+                                        v128_bitselect(
+                                            f32x4_splat(0.0),
+                                            f32x4_mul(
+                                                p,
+                                                i32x4_shl(f32x4_add(nf, f32x4_splat(12583039.0)), 23),
+                                            ),
+                                            i32x4_shr(f32x4_add(neg_abs, f32x4_splat(87.0)), 31),
+                                        )
+                                    };
+                                    let s = f32x4_div(
+                                        f32x4_splat(1.0),
+                                        f32x4_add(e, f32x4_splat(1.0)),
+                                    );
+                                    v128_bitselect(f32x4_mul(e, s), s, i32x4_shr(two_u, 31))
+                                },
+                            )
+                        },
+                        tail,
+                    );
+                }
+            }
+        }
+    } else if act == 4 {
+        {
+            let full = n - n % 4;
+            let tail = n - full;
+            for i in 0..m {
+                let row = c.add(i * ldc);
+                let row_bias = if bias_kind == 2 {
+                    v128_load32_splat(bias.add(i) as *const u32)
+                } else {
+                    f32x4_splat(0.0)
+                };
+                let row_scale = if scale_kind == 1 {
+                    v128_load32_splat(scale as *const u32)
+                } else if scale_kind == 3 {
+                    v128_load32_splat(scale.add(i) as *const u32)
+                } else {
+                    f32x4_splat(0.0)
+                };
+                let mut j = 0;
+                while j < full {
+                    let mut x = v128_load(row.add(j) as *const v128);
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            v128_load(scale.add(j) as *const v128)
+                        } else {
+                            row_scale
+                        };
+                        x = f32x4_mul(f32x4_convert_i32x4(x), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            v128_load(bias.add(j) as *const v128)
+                        } else {
+                            row_bias
+                        };
+                        x = f32x4_add(x, b);
+                    }
+                    v128_store(
+                        row.add(j) as *mut v128,
                         f32x4_mul(
                             x,
                             {
@@ -704,13 +805,162 @@ pub unsafe fn epilogue_f32(
                                     i32x4_shr(x, 31),
                                 )
                             },
-                        )
-                    } else {
-                        x
+                        ),
+                    );
+                    j += 4;
+                }
+                if tail > 0 {
+                    let mut x = ops::load_partial_f32(row.add(full), tail);
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            ops::load_partial_f32(scale.add(full), tail)
+                        } else {
+                            row_scale
+                        };
+                        x = f32x4_mul(f32x4_convert_i32x4(x), s);
                     }
-                },
-                tail,
-            );
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            ops::load_partial_f32(bias.add(full), tail)
+                        } else {
+                            row_bias
+                        };
+                        x = f32x4_add(x, b);
+                    }
+                    ops::store_partial_f32(
+                        row.add(full),
+                        f32x4_mul(
+                            x,
+                            {
+                                let z = f32x4_mul(
+                                    f32x4_max(x, f32x4_neg(x)),
+                                    f32x4_splat(core::f32::consts::FRAC_1_SQRT_2),
+                                );
+                                let t = f32x4_div(
+                                    f32x4_splat(1.0),
+                                    f32x4_add(f32x4_mul(z, f32x4_splat(0.5)), f32x4_splat(1.0)),
+                                );
+                                let mut p = f32x4_splat(0.170_872_76);
+                                p = f32x4_add(f32x4_mul(p, t), f32x4_splat(-0.822_152_26));
+                                p = f32x4_add(f32x4_mul(p, t), f32x4_splat(1.488_515_9));
+                                p = f32x4_add(f32x4_mul(p, t), f32x4_splat(-1.135_204));
+                                p = f32x4_add(f32x4_mul(p, t), f32x4_splat(0.278_868_08));
+                                p = f32x4_add(f32x4_mul(p, t), f32x4_splat(-0.186_288_06));
+                                p = f32x4_add(f32x4_mul(p, t), f32x4_splat(0.096_784_18));
+                                p = f32x4_add(f32x4_mul(p, t), f32x4_splat(0.374_091_95));
+                                p = f32x4_add(f32x4_mul(p, t), f32x4_splat(1.000_023_7));
+                                p = f32x4_add(f32x4_mul(p, t), f32x4_splat(-1.265_512_2));
+                                let arg = f32x4_add(f32x4_mul(z, f32x4_neg(z)), p);
+                                let h = f32x4_mul(
+                                    f32x4_mul(t, f32x4_splat(0.5)),
+                                    {
+                                        let yc = f32x4_max(f32x4_splat(-87.0), arg);
+                                        let shifted = f32x4_add(
+                                            f32x4_mul(yc, f32x4_splat(core::f32::consts::LOG2_E)),
+                                            f32x4_splat(12_582_912.0),
+                                        );
+                                        let nf = f32x4_add(shifted, f32x4_splat(-12_582_912.0));
+                                        let r_hi = f32x4_add(
+                                            f32x4_mul(nf, f32x4_splat(-0.693_359_4)),
+                                            yc,
+                                        );
+                                        let r = f32x4_add(
+                                            f32x4_mul(nf, f32x4_splat(2.121_944_4e-4)),
+                                            r_hi,
+                                        );
+                                        let mut q = f32x4_splat(1.987_569_1e-4);
+                                        q = f32x4_add(f32x4_mul(q, r), f32x4_splat(1.398_199_9e-3));
+                                        q = f32x4_add(f32x4_mul(q, r), f32x4_splat(8.333_452e-3));
+                                        q = f32x4_add(f32x4_mul(q, r), f32x4_splat(4.166_579_6e-2));
+                                        q = f32x4_add(f32x4_mul(q, r), f32x4_splat(0.166_666_66));
+                                        q = f32x4_add(f32x4_mul(q, r), f32x4_splat(0.5));
+                                        let p = f32x4_add(
+                                            f32x4_mul(q, f32x4_mul(r, r)),
+                                            f32x4_add(r, f32x4_splat(1.0)),
+                                        );
+                                        v128_bitselect(
+                                            f32x4_splat(0.0),
+                                            f32x4_mul(
+                                                p,
+                                                i32x4_shl(f32x4_add(nf, f32x4_splat(12583039.0)), 23),
+                                            ),
+                                            i32x4_shr(f32x4_add(arg, f32x4_splat(87.0)), 31),
+                                        )
+                                    },
+                                );
+                                v128_bitselect(
+                                    h,
+                                    f32x4_add(f32x4_neg(h), f32x4_splat(1.0)),
+                                    i32x4_shr(x, 31),
+                                )
+                            },
+                        ),
+                        tail,
+                    );
+                }
+            }
+        }
+    } else {
+        {
+            let full = n - n % 4;
+            let tail = n - full;
+            for i in 0..m {
+                let row = c.add(i * ldc);
+                let row_bias = if bias_kind == 2 {
+                    v128_load32_splat(bias.add(i) as *const u32)
+                } else {
+                    f32x4_splat(0.0)
+                };
+                let row_scale = if scale_kind == 1 {
+                    v128_load32_splat(scale as *const u32)
+                } else if scale_kind == 3 {
+                    v128_load32_splat(scale.add(i) as *const u32)
+                } else {
+                    f32x4_splat(0.0)
+                };
+                let mut j = 0;
+                while j < full {
+                    let mut x = v128_load(row.add(j) as *const v128);
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            v128_load(scale.add(j) as *const v128)
+                        } else {
+                            row_scale
+                        };
+                        x = f32x4_mul(f32x4_convert_i32x4(x), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            v128_load(bias.add(j) as *const v128)
+                        } else {
+                            row_bias
+                        };
+                        x = f32x4_add(x, b);
+                    }
+                    v128_store(row.add(j) as *mut v128, x);
+                    j += 4;
+                }
+                if tail > 0 {
+                    let mut x = ops::load_partial_f32(row.add(full), tail);
+                    if scale_kind != 0 {
+                        let s = if scale_kind == 2 {
+                            ops::load_partial_f32(scale.add(full), tail)
+                        } else {
+                            row_scale
+                        };
+                        x = f32x4_mul(f32x4_convert_i32x4(x), s);
+                    }
+                    if bias_kind != 0 {
+                        let b = if bias_kind == 1 {
+                            ops::load_partial_f32(bias.add(full), tail)
+                        } else {
+                            row_bias
+                        };
+                        x = f32x4_add(x, b);
+                    }
+                    ops::store_partial_f32(row.add(full), x, tail);
+                }
+            }
         }
     }
 }

@@ -1780,11 +1780,26 @@ impl VisitMut for Fold<'_, '_> {
                 return;
             }
         }
-        // An argument needs no parentheses (a substituted value gets them).
+        // An argument needs no parentheses (a substituted value gets them),
+        // nor the blocks around a lone value (an inlined helper's body, or a
+        // constant `if`'s taken branch, around one call).
         if let Expr::Call(syn::ExprCall { args, .. }) | Expr::MethodCall(syn::ExprMethodCall { args, .. }) = e {
             for a in args.iter_mut() {
-                if let Expr::Paren(p) = a {
-                    *a = (*p.expr).clone();
+                loop {
+                    match a {
+                        Expr::Paren(p) => *a = (*p.expr).clone(),
+                        Expr::Block(b)
+                            if b.attrs.is_empty()
+                                && b.label.is_none()
+                                && matches!(b.block.stmts.as_slice(), [Stmt::Expr(_, None)]) =>
+                        {
+                            let Some(Stmt::Expr(v, None)) = b.block.stmts.pop() else {
+                                break;
+                            };
+                            *a = v;
+                        }
+                        _ => break,
+                    }
                 }
             }
         }

@@ -55,6 +55,36 @@ pub unsafe fn base_epilogue<V: FloatVec<Elem = f32>>(
     scale: *const f32,
     scale_kind: usize,
 ) {
+    // One loop per activation, its code a constant in each (the helper is
+    // inlined with it): the branch on `act` leaves the loop, which on a
+    // cheap activation cost more than the activation.
+    if act == 1 {
+        epilogue_rows::<V>(m, n, c, ldc, bias, bias_kind, 1, scale, scale_kind);
+    } else if act == 2 {
+        epilogue_rows::<V>(m, n, c, ldc, bias, bias_kind, 2, scale, scale_kind);
+    } else if act == 3 {
+        epilogue_rows::<V>(m, n, c, ldc, bias, bias_kind, 3, scale, scale_kind);
+    } else if act == 4 {
+        epilogue_rows::<V>(m, n, c, ldc, bias, bias_kind, 4, scale, scale_kind);
+    } else {
+        epilogue_rows::<V>(m, n, c, ldc, bias, bias_kind, 0, scale, scale_kind);
+    }
+}
+
+/// [`base_epilogue`]'s loops, for one activation code.
+#[allow(clippy::too_many_arguments)]
+#[kernel]
+unsafe fn epilogue_rows<V: FloatVec<Elem = f32>>(
+    m: usize,
+    n: usize,
+    c: *mut f32,
+    ldc: usize,
+    bias: *const f32,
+    bias_kind: usize,
+    act: usize,
+    scale: *const f32,
+    scale_kind: usize,
+) {
     let full = n - n % V::LANES;
     let tail = n - full;
     for i in 0..m {
