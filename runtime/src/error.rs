@@ -261,3 +261,13 @@ impl From<TargetError> for GemmError {
         GemmError::Target(e)
     }
 }
+
+/// `Ok` where the vector `arg`, one value per row or column, has the length
+/// the shape asks (`expected`); else the error naming it.
+pub(crate) fn check_len(arg: &'static str, found: usize, expected: usize) -> Result<(), GemmError> {
+    if found == expected {
+        Ok(())
+    } else {
+        Err(GemmError::LengthMismatch { arg, expected, found })
+    }
+}

@@ -11,7 +11,7 @@ use crate::dequant::Scale;
 use crate::dispatch::Check;
 use crate::dot::{Bf16, Bf16Wide};
 use crate::driver::drive;
-use crate::error::GemmError;
+use crate::error::{GemmError, check_len};
 use crate::generated::{EpilogueFn, Target};
 use crate::mat::{MatMut, MatRef};
 use crate::packed::{PackedBRef, packed_problem};
@@ -202,20 +202,11 @@ impl<C> Epi<C> {
         n: usize,
         (scale, scale_kind): (*const f32, usize),
     ) -> Result<Self, GemmError> {
-        let (bias, kind, len) = match epilogue.bias {
-            Bias::None => (std::ptr::null(), 0, None),
-            Bias::PerColumn(b) => (b.as_ptr(), 1, Some((b.len(), n))),
-            Bias::PerRow(b) => (b.as_ptr(), 2, Some((b.len(), m))),
+        let (bias, kind) = match epilogue.bias {
+            Bias::None => (std::ptr::null(), 0),
+            Bias::PerColumn(b) => check_len("bias", b.len(), n).map(|()| (b.as_ptr(), 1))?,
+            Bias::PerRow(b) => check_len("bias", b.len(), m).map(|()| (b.as_ptr(), 2))?,
         };
-        if let Some((found, expected)) = len
-            && found != expected
-        {
-            return Err(GemmError::LengthMismatch {
-                arg: "bias",
-                expected,
-                found,
-            });
-        }
         // Every target's f32 table has the kernel (`V: FloatVec<Elem = f32>`).
         let kernel = target.f32.epilogue.expect("every f32 table has the epilogue kernel");
         Ok(Epi {
@@ -258,14 +249,7 @@ impl Epi<i32> {
         let scale = match scale {
             // The kernel reads it where the caller's `scale` holds it.
             Scale::Single(s) => (s as *const f32, 1),
-            Scale::PerColumn(v) if v.len() == n => (v.as_ptr(), 2),
-            Scale::PerColumn(v) => {
-                return Err(GemmError::LengthMismatch {
-                    arg: "scale",
-                    expected: n,
-                    found: v.len(),
-                });
-            }
+            Scale::PerColumn(v) => check_len("scale", v.len(), n).map(|()| (v.as_ptr(), 2))?,
         };
         Self::make(target, epilogue, m, n, scale)
     }

@@ -6,7 +6,7 @@ use crate::dispatch::Check;
 use crate::dot::{Bf16, Bf16Wide, COff, IntExtra, IntFamily, S8S8, U8S8, int_out};
 use crate::dot_gemv;
 use crate::driver::drive;
-use crate::error::GemmError;
+use crate::error::{GemmError, check_len};
 use crate::family::Family;
 use crate::fused::Epi;
 use crate::generated::Target;
@@ -366,20 +366,8 @@ fn int_extra(
     }
     let c_offset = match c_offset {
         COffset::Fixed(v) => COff::Fixed(v),
-        COffset::PerRow(v) if v.len() == c.rows => COff::Rows(v.as_ptr()),
-        COffset::PerColumn(v) if v.len() == c.cols => COff::Cols(v.as_ptr()),
-        COffset::PerRow(v) | COffset::PerColumn(v) => {
-            let expected = if matches!(c_offset, COffset::PerRow(_)) {
-                c.rows
-            } else {
-                c.cols
-            };
-            return Err(GemmError::LengthMismatch {
-                arg: "c_offset",
-                expected,
-                found: v.len(),
-            });
-        }
+        COffset::PerRow(v) => check_len("c_offset", v.len(), c.rows).map(|()| COff::Rows(v.as_ptr()))?,
+        COffset::PerColumn(v) => check_len("c_offset", v.len(), c.cols).map(|()| COff::Cols(v.as_ptr()))?,
     };
     Ok(IntExtra {
         a_offset,
