@@ -46,8 +46,6 @@ pub struct IntExtra {
     /// The offsets of A and B.
     pub(crate) a_offset: i32,
     pub(crate) b_offset: i32,
-    /// What packing adds to A (128 for `i8`, packed as `a + 128`; 0 for `u8`).
-    pub(crate) shift: i32,
     pub(crate) c_offset: COff,
     /// `alpha == 1` and `beta` is 0 or 1: integer arithmetic.
     pub(crate) exact: bool,
@@ -164,14 +162,15 @@ unsafe fn dot_panel<F: Family, Acc: Copy>(
 /// What the int8 families share beyond [`Family`]: how an element of A
 /// becomes the instruction's `u8`, and what that adds to it.
 pub(crate) trait IntFamily: Family<Scalar = f32, Extra = IntExtra, B = i8, C = i32, PackedB = i8> {
-    /// What packing adds to each element of A (`IntExtra::shift`).
+    /// What packing adds to each element of A: 128 for `i8` (packed as
+    /// `a + 128`, a `u8`), 0 for `u8`.
     const SHIFT: i32;
     /// The bits of an element of A (packing XORs them with `SHIFT`).
     fn byte(a: Self::A) -> u8;
 }
 
 /// One int8 family: `$a` the elements of A (packed as `u8`, XORed with
-/// `$flip`; `IntExtra::shift` is the value that adds).
+/// `$flip`, which adds `IntFamily::SHIFT` to it).
 macro_rules! int_family {
     ($(#[$doc:meta])* $name:ident, $a:ty, $flip:expr) => {
         $(#[$doc])*
@@ -281,10 +280,10 @@ macro_rules! int_family {
                 unsafe { (kern.own.pack_b)(rows, cols, src, b.rs, b.cs, dst, strip_stride, sums, true) };
             }
             unsafe fn b_terms(p: &Problem<Self>, cols: usize, (p0, j0): (usize, usize), sums: *mut i32) {
-                // Each column's term: `-(a_offset + shift) * colsum`, and,
+                // Each column's term: `-(a_offset + SHIFT) * colsum`, and,
                 // exact, its C offset on the first block of k.
                 let e = p.extra;
-                let a_off = e.a_offset.wrapping_add(e.shift);
+                let a_off = e.a_offset.wrapping_add(Self::SHIFT);
                 for j in 0..cols {
                     let sum = unsafe { &mut *sums.add(j) };
                     let co = match e.c_offset {

@@ -124,7 +124,7 @@ unsafe fn rows<A, B, Acc: Copy + Default>(
 pub(crate) unsafe fn int8<F: IntFamily>(target: &Target, workers: Workers<'_>, p: &Problem<F>) {
     // x as the instruction takes it (`x + shift` in a byte), in the thread's
     // scratch.
-    let (k, shift) = (p.k, p.extra.shift as u8);
+    let (k, shift) = (p.k, F::SHIFT as u8);
     with_scratch(k, |x| {
         for q in 0..k {
             // SAFETY: the scratch holds k bytes.
@@ -147,8 +147,8 @@ unsafe fn int8_rows<F: IntFamily>(target: &Target, workers: Workers<'_>, p: &Pro
     // x's true sum.
     let xsum = x
         .iter()
-        .fold(0i32, |s, &v| s.wrapping_add(i32::from(v)).wrapping_sub(e.shift));
-    let a_off = e.a_offset.wrapping_add(e.shift);
+        .fold(0i32, |s, &v| s.wrapping_add(i32::from(v)).wrapping_sub(F::SHIFT));
+    let a_off = e.a_offset.wrapping_add(F::SHIFT);
     let sums = a_off != 0;
     let kab = (k as i32).wrapping_mul(e.a_offset).wrapping_mul(e.b_offset);
     let base = kab.wrapping_sub(e.b_offset.wrapping_mul(xsum));

@@ -344,7 +344,7 @@ pub(crate) fn int_problem<F: IntFamily>(
     c_offset: COffset<'_>,
 ) -> Result<Problem<F>, GemmError> {
     crate::api::validate(a, b, c)?;
-    let extra = int_extra(alpha, a_offset, F::SHIFT, b_offset, beta, c, c_offset)?;
+    let extra = int_extra(alpha, a_offset, b_offset, beta, c, c_offset)?;
     Ok(problem(alpha, a, b, beta, c, extra))
 }
 
@@ -353,7 +353,6 @@ pub(crate) fn int_problem<F: IntFamily>(
 fn int_extra(
     alpha: f32,
     a_offset: i32,
-    shift: i32,
     b_offset: i8,
     beta: f32,
     c: &MatMut<'_, i32>,
@@ -372,7 +371,6 @@ fn int_extra(
     Ok(IntExtra {
         a_offset,
         b_offset: b_offset.into(),
-        shift,
         c_offset,
         exact: alpha == 1.0 && (beta == 0.0 || beta == 1.0),
     })
@@ -552,7 +550,7 @@ pub(crate) fn int_packed<'b, F: IntFamily>(
     let packed = b.for_call(target, (a.rows, a.cols), (c.rows, c.cols))?;
     a.check_bounds("a")?;
     c.check_output("c")?;
-    let extra = int_extra(alpha, a_offset, F::SHIFT, b_offset, beta, &c, c_offset)?;
+    let extra = int_extra(alpha, a_offset, b_offset, beta, &c, c_offset)?;
     let (m, n) = (c.rows, c.cols);
     let epi = epi(m, n)?;
     let run = |alpha: f32, beta: f32, c: (*mut i32, usize, usize), extra: IntExtra, epi| {

@@ -96,7 +96,6 @@ mod sealed {
             IntExtra {
                 a_offset: 0,
                 b_offset: 0,
-                shift: 0,
                 c_offset: COff::Fixed(0),
                 exact: true,
             }
