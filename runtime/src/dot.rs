@@ -24,7 +24,7 @@
 //! compensating micro-kernel adds in its epilogue.
 
 use crate::driver::{Block, Strip};
-use crate::family::{ApplyFn, Family, Kernels, Micro, float_strips};
+use crate::family::{ApplyFn, Family, Kernels, Micro, float_strips, strided_a_instances};
 use crate::generated::{MicrokernelDotFn, PackBf16LhsFn, PackBf16RhsFn, PackDotLhsFn, PackDotRhsFn, Shape, Target};
 use crate::output::apply_tile;
 use crate::problem::Problem;
@@ -170,7 +170,7 @@ pub(crate) trait IntFamily: Family<Scalar = f32, Extra = IntExtra, B = i8, C = i
 }
 
 /// One int8 family: `$a` the elements of A (packed as `u8`, XORed with
-/// `$flip`, which adds `IntFamily::SHIFT` to it).
+/// `$flip`, its `IntFamily::SHIFT`).
 macro_rules! int_family {
     ($(#[$doc:meta])* $name:ident, $a:ty, $flip:expr) => {
         $(#[$doc])*
@@ -250,7 +250,7 @@ macro_rules! int_family {
                 sums: *mut i32,
             ) {
                 let (a, e) = (p.a, p.extra);
-                unsafe { (kern.own.pack_a)(rows, cols, src.cast(), a.rs, a.cs, dst, panel_stride, $flip, sums, true) };
+                unsafe { (kern.own.pack_a)(rows, cols, src.cast(), a.rs, a.cs, dst, panel_stride, Self::SHIFT as u8, sums, true) };
                 // Each row's term: `-b_offset * rowsum + kc * a_offset * b_offset`,
                 // and, exact, its C offset on the first block of k (where it
                 // is the row's or everyone's).
@@ -443,27 +443,18 @@ pub enum Bf16Wide {}
 /// panels' rows), and its output step.
 #[derive(Clone, Copy)]
 pub struct WideOwn {
-    /// (Generated for every target's f32; `None` only in a table without them.)
-    pub pack_a: Option<PackBf16LhsFn>,
-    pub pack_b: Option<PackBf16RhsFn>,
+    pub pack_a: PackBf16LhsFn,
+    pub pack_b: PackBf16RhsFn,
     pub micro: Micro<Bf16Wide, f32>,
     pub apply: ApplyFn<Bf16Wide>,
 }
 
 impl Bf16Wide {
-    /// Whether `target`'s table has the widening packers (every f32 table
-    /// does; the family computes nothing without them).
-    pub(crate) fn available(target: &Target) -> bool {
-        target.f32.pack_bf16_lhs.is_some() && target.f32.pack_bf16_rhs.is_some()
-    }
-
     /// Whether bf16 products on `target` whose B is packed per call (`packed:
-    /// false`) or ahead are computed widened: as its tuning says, where the
-    /// family is available.
+    /// false`) or ahead are computed widened: as its tuning says.
     pub(crate) fn chosen(target: &Target, packed: bool) -> bool {
         let t = crate::tuning(target);
-        let widen = if packed { t.bf16_widen_packed } else { t.bf16_widen };
-        widen && Self::available(target)
+        if packed { t.bf16_widen_packed } else { t.bf16_widen }
     }
 }
 
@@ -507,20 +498,15 @@ impl Family for Bf16Wide {
     const A_ROWS: bool = true;
     #[inline(always)]
     fn kernels(t: &Target) -> Kernels<Self> {
-        let (f, m) = (&t.f32, &t.f32.microkernel);
-        let rows = [
-            m.microkernel,
-            m.microkernel_narrow,
-            m.microkernel_two,
-            m.microkernel_three,
-            m.microkernel_short,
-        ];
+        let f = &t.f32;
+        // Every f32 table has them (`V: FloatVec<Elem = f32>` kernels).
+        let has = "every f32 table has the bf16 widening packers";
         Kernels {
             own: WideOwn {
-                pack_a: f.pack_bf16_lhs,
-                pack_b: f.pack_bf16_rhs,
+                pack_a: f.pack_bf16_lhs.expect(has),
+                pack_b: f.pack_bf16_rhs.expect(has),
                 // (B is bf16 where it lies: no instance packs it as it reads it.)
-                micro: Micro::new(rows, None),
+                micro: Micro::new(strided_a_instances(&f.microkernel), None),
                 apply: f.apply_packed_output,
             },
             in_place: None,
@@ -556,9 +542,7 @@ impl Family for Bf16Wide {
         panel_stride: usize,
         _: *mut i32,
     ) {
-        if let Some(pack) = kern.own.pack_a {
-            unsafe { pack(rows, cols, src.cast(), p.a.rs, p.a.cs, dst, panel_stride) }
-        }
+        unsafe { (kern.own.pack_a)(rows, cols, src.cast(), p.a.rs, p.a.cs, dst, panel_stride) }
     }
     unsafe fn pack_b(
         kern: &Kernels<Self>,
@@ -571,9 +555,7 @@ impl Family for Bf16Wide {
         strip_stride: usize,
         _: *mut i32,
     ) {
-        if let Some(pack) = kern.own.pack_b {
-            unsafe { pack(rows, cols, src.cast(), p.b.rs, p.b.cs, dst, strip_stride) }
-        }
+        unsafe { (kern.own.pack_b)(rows, cols, src.cast(), p.b.rs, p.b.cs, dst, strip_stride) }
     }
     unsafe fn panel(b: &Block<'_, Self>, l: usize, pi: usize, worker: usize) {
         let own = &b.ctx.kern.own;

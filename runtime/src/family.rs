@@ -400,6 +400,22 @@ pub struct PackedKernels<E: Element> {
     pub apply: ApplyFn<E>,
 }
 
+/// The micro-kernel's instances that read A with strides (A in place, or a
+/// panel packed row by row): the whole tile, its first one, two and three
+/// vectors of columns and its short rows, as [`Micro::new`] takes them.
+#[inline(always)]
+pub(crate) fn strided_a_instances<E>(
+    m: &generated::Microkernel<E>,
+) -> [Instance<generated::MicrokernelFn<E>, MicrokernelConsts>; 5] {
+    [
+        m.microkernel,
+        m.microkernel_narrow,
+        m.microkernel_two,
+        m.microkernel_three,
+        m.microkernel_short,
+    ]
+}
+
 /// The float families' kernels, from their element type's generated table:
 /// which instance of each kernel plays which part, written once for `f32` and
 /// `f64` (the runtime names no generated function).
@@ -422,16 +438,7 @@ fn float_kernels<E: Element>(k: &generated::FloatKernels<E>, shape: Shape) -> Ke
             ),
             apply: k.apply_packed_output,
         },
-        in_place: Some(Micro::new(
-            [
-                m.microkernel,
-                m.microkernel_narrow,
-                m.microkernel_two,
-                m.microkernel_three,
-                m.microkernel_short,
-            ],
-            Some(m.microkernel_pack_b.kernel),
-        )),
+        in_place: Some(Micro::new(strided_a_instances(m), Some(m.microkernel_pack_b.kernel))),
         small: Some(SmallSet {
             rows: [s.gemm_small, s.gemm_small_mid, s.gemm_small_low, s.gemm_small_row]
                 .map(|i| (i.consts.rows, i.kernel)),

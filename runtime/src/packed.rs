@@ -78,7 +78,7 @@ mod sealed {
         fn form_of(target: &Target, tag: u32) -> Option<Form> {
             match tag {
                 Self::TAG => Some(Form::of::<Bf16>(target, tag)),
-                BF16_WIDE_TAG if Bf16Wide::available(target) => Some(Form::of::<Bf16Wide>(target, tag)),
+                BF16_WIDE_TAG => Some(Form::of::<Bf16Wide>(target, tag)),
                 _ => None,
             }
         }
