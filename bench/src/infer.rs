@@ -360,7 +360,9 @@ pub fn f32_table(
             (names[4].clone(), Some(ours(true))),
         ];
         warnings.extend(check(&calls[..4], (m, n, k), 1e-3));
-        warnings.extend(check_bias(&calls[0], &calls[4], bias, (m, n, k)));
+        // The bias added to the plain product: one rounding either way.
+        let plus_bias = |y: &[f32], e: usize| y[e] + bias[e % n];
+        warnings.extend(check_fused(&calls[0], &calls[4], |y| y, plus_bias, (m, n, k)));
         let times = time(&calls, copies, m * n, samples, threads);
         rows.push(Row {
             shape: (m, n, k),
@@ -375,56 +377,36 @@ pub fn f32_table(
     warnings.iter().for_each(|w| println!("{w}"));
 }
 
-/// The fused bias's y on copy 0 against the plain product's plus the bias
-/// (exact: one addition to each element either way).
-fn check_bias(
-    plain: &(String, Option<Call<'_, f32>>),
-    fused: &(String, Option<Call<'_, f32>>),
-    bias: &[f32],
-    (m, n, k): (usize, usize, usize),
-) -> Option<String> {
-    let (Some(plain), Some(fused)) = (&plain.1, &fused.1) else {
-        return None;
-    };
-    let (mut y, mut yb) = (vec![0.0; m * n], vec![0.0; m * n]);
-    plain(0, &mut y);
-    fused(0, &mut yb);
-    let bad = (0..m * n).find(|&e| yb[e] != y[e] + bias[e % n])?;
-    Some(format!(
-        "- warning: {m} x {n} x {k}: gemmkit + bias gave {} at element {bad}, the product plus the bias {}",
-        yb[bad],
-        y[bad] + bias[bad % n]
-    ))
-}
-
 /// An `i32` y's elements as the `f32` a dequantising call writes there.
 fn as_f32(y: &mut [i32]) -> &mut [f32] {
     // SAFETY: one size and alignment, and every bit pattern is a value of each.
     unsafe { std::slice::from_raw_parts_mut(y.as_mut_ptr().cast(), y.len()) }
 }
 
-/// The dequantised y on copy 0 against the plain product's sums converted,
-/// scaled and biased (exact: the same three roundings either way).
-fn check_dequant(
-    plain: &(String, Option<Call<'_, i32>>),
-    fused: &(String, Option<Call<'_, i32>>),
-    scale: &[f32],
-    bias: &[f32],
+/// A fused column's y on copy 0 (its elements as `f32`: `values`) against
+/// `want(e)`, made from the plain product's y, bit for bit: the fused steps
+/// and the unfused ones round the same way.
+fn check_fused<Y: Copy + Default>(
+    plain: &(String, Option<Call<'_, Y>>),
+    fused: &(String, Option<Call<'_, Y>>),
+    values: fn(&mut [Y]) -> &mut [f32],
+    want: impl Fn(&[Y], usize) -> f32,
     (m, n, k): (usize, usize, usize),
 ) -> Option<String> {
-    let (Some(plain), Some(fused)) = (&plain.1, &fused.1) else {
+    let (Some(plain_call), Some(fused_call)) = (&plain.1, &fused.1) else {
         return None;
     };
-    let (mut y, mut yd) = (vec![0; m * n], vec![0; m * n]);
-    plain(0, &mut y);
-    fused(0, &mut yd);
-    let yd = as_f32(&mut yd);
-    let want = |e: usize| y[e] as f32 * scale[e % n] + bias[e % n];
-    let bad = (0..m * n).find(|&e| yd[e].to_bits() != want(e).to_bits())?;
+    let (mut y, mut yf) = (vec![Y::default(); m * n], vec![Y::default(); m * n]);
+    plain_call(0, &mut y);
+    fused_call(0, &mut yf);
+    let got = values(&mut yf);
+    let bad = (0..m * n).find(|&e| got[e].to_bits() != want(&y, e).to_bits())?;
     Some(format!(
-        "- warning: {m} x {n} x {k}: gemmkit + dequant gave {} at element {bad}, the dequantised product {}",
-        yd[bad],
-        want(bad)
+        "- warning: {m} x {n} x {k}: {} gave {} at element {bad}, {} unfused {}",
+        fused.0,
+        got[bad],
+        plain.0,
+        want(&y, bad)
     ))
 }
 
@@ -655,7 +637,9 @@ pub fn int8_table(shapes: &[(usize, usize, usize)], threads: usize, samples: usi
             ),
         ];
         warnings.extend(check(&calls[..3], (m, n, k), 0.0));
-        warnings.extend(check_dequant(&calls[0], &calls[3], scale, bias, (m, n, k)));
+        // The sums converted, scaled and biased: the same three roundings.
+        let dequantised = |y: &[i32], e: usize| y[e] as f32 * scale[e % n] + bias[e % n];
+        warnings.extend(check_fused(&calls[0], &calls[3], as_f32, dequantised, (m, n, k)));
         let times = time(&calls, copies, m * n, samples, threads);
         rows.push(Row {
             shape: (m, n, k),
